@@ -1,0 +1,594 @@
+"""Fixed-point arithmetic and the near-memory digital processing unit (NMPU).
+
+The HERMES chip digitises every crossbar column with an 8-bit ADC and hands the
+codes to a small digital unit next to the array.  Ferro et al. (ISCAS 2024)
+replaced the FP16 post-processing of that unit by fixed-point arithmetic: a
+per-column affine correction ``y = a x + b`` (circuit mismatch, drift
+compensation, folded batch-norm), an optional ReLU, and requantisation to the
+format the next stage expects.  This module implements that datapath
+bit-exactly on integers, plus a floating-point reference path to compare with.
+
+Nothing here knows about devices or crossbars: inputs are integer codes, outputs
+are integer codes and the real value of their least significant bit.
+
+References
+----------
+.. [1] E. Ferro et al., "A precision-optimized fixed-point near-memory digital
+   processing unit for analog in-memory computing", IEEE ISCAS 2024.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import StrOptions
+
+from ._random import as_generator
+
+__all__ = [
+    "ROUNDING_MODES",
+    "FixedPointFormat",
+    "NMPUCoefficients",
+    "NearMemoryUnit",
+    "fold_batch_norm",
+    "quantize",
+    "shift_round",
+]
+
+ROUNDING_MODES = ("half_even", "floor", "stochastic")
+
+_MAX_WORD_BITS = 62  # leaves headroom for products and sums in int64
+
+
+@dataclass(frozen=True)
+class FixedPointFormat:
+    """A two's-complement (or unsigned) fixed-point number format.
+
+    A value is ``code * 2**-fractional_bits`` with an integer ``code`` of
+    ``word_bits = integer_bits + fractional_bits`` bits.  For signed formats the
+    sign bit counts as one of the integer bits (so the NMPU offset format
+    "signed 7.1" is an 8-bit word holding -64 ... 63.5 in steps of 0.5).
+
+    Parameters
+    ----------
+    integer_bits : int
+        Bits left of the binary point (including the sign bit when signed).
+        May be negative or zero for purely fractional formats as long as the
+        word has at least one bit.
+    fractional_bits : int
+        Bits right of the binary point; may be negative (coarser than 1).
+    signed : bool, default=True
+        Two's complement when True, unsigned otherwise.
+
+    Attributes
+    ----------
+    word_bits : int
+        Total number of bits of a code.
+    lsb : float
+        Real value of one code step, ``2**-fractional_bits``.
+    min_code, max_code : int
+        Range of the integer codes.
+    min_value, max_value : float
+        Range of the represented values.
+
+    Examples
+    --------
+    >>> from sklearn_aimc.fixedpoint import FixedPointFormat
+    >>> fmt = FixedPointFormat(7, 1, signed=True)
+    >>> fmt.min_value, fmt.max_value, fmt.lsb
+    (-64.0, 63.5, 0.5)
+    >>> fmt.quantize([0.26, 100.0, -0.75]).tolist()
+    [1, 127, -2]
+    """
+
+    integer_bits: int
+    fractional_bits: int
+    signed: bool = True
+
+    def __post_init__(self):
+        for name in ("integer_bits", "fractional_bits"):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, got {value!r}.")
+        if not isinstance(self.signed, (bool, np.bool_)):
+            raise TypeError(f"signed must be a bool, got {self.signed!r}.")
+        if not 1 <= self.word_bits <= _MAX_WORD_BITS:
+            raise ValueError(
+                f"integer_bits + fractional_bits must be between 1 and {_MAX_WORD_BITS}, "
+                f"got {self.integer_bits} + {self.fractional_bits}."
+            )
+        if self.signed and self.word_bits < 2:
+            raise ValueError("A signed format needs at least 2 bits (sign and magnitude).")
+
+    @property
+    def word_bits(self):
+        return self.integer_bits + self.fractional_bits
+
+    @property
+    def lsb(self):
+        return 2.0 ** -self.fractional_bits
+
+    @property
+    def min_code(self):
+        return -(1 << (self.word_bits - 1)) if self.signed else 0
+
+    @property
+    def max_code(self):
+        return (1 << (self.word_bits - 1)) - 1 if self.signed else (1 << self.word_bits) - 1
+
+    @property
+    def min_value(self):
+        return self.min_code * self.lsb
+
+    @property
+    def max_value(self):
+        return self.max_code * self.lsb
+
+    def __str__(self):
+        prefix = "SQ" if self.signed else "UQ"
+        return f"{prefix}{self.integer_bits}.{self.fractional_bits}"
+
+    def quantize(self, x, rounding="half_even", random_state=None):
+        """Codes of the values ``x`` in this format (rounded, saturated); see :func:`quantize`."""
+        return quantize(x, self, rounding=rounding, random_state=random_state)
+
+    def to_float(self, codes):
+        """Real values (float64) of integer ``codes``."""
+        return np.asarray(codes, dtype=np.float64) * self.lsb
+
+    def saturate(self, codes):
+        """Clip integer ``codes`` to the range of the format (int64 result)."""
+        return np.clip(np.asarray(codes, dtype=np.int64), self.min_code, self.max_code)
+
+
+def _check_rounding(rounding):
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}.")
+
+
+def quantize(x, fmt, rounding="half_even", random_state=None):
+    """Quantise real values to the integer codes of a fixed-point format.
+
+    Parameters
+    ----------
+    x : array-like of float
+        Values to quantise.  NaN raises; infinities saturate.
+    fmt : FixedPointFormat
+        Target format.
+    rounding : {"half_even", "floor", "stochastic"}, default="half_even"
+        ``"half_even"`` rounds to the nearest code, ties to even (IEEE
+        default); ``"floor"`` truncates towards minus infinity (dropping LSBs
+        of a two's-complement word); ``"stochastic"`` rounds up with
+        probability equal to the discarded fraction (unbiased on average).
+    random_state : int, Generator, RandomState or None, default=None
+        Source of the uniforms of stochastic rounding; unused otherwise.
+
+    Returns
+    -------
+    codes : ndarray of int64
+        Saturated to ``[fmt.min_code, fmt.max_code]``.
+
+    Examples
+    --------
+    >>> from sklearn_aimc.fixedpoint import FixedPointFormat, quantize
+    >>> quantize([0.5, 1.5, 2.5, -0.5], FixedPointFormat(8, 0)).tolist()
+    [0, 2, 2, 0]
+    >>> quantize([0.99, -0.01], FixedPointFormat(8, 0), rounding="floor").tolist()
+    [0, -1]
+    """
+    _check_rounding(rounding)
+    scaled = np.ldexp(np.asarray(x, dtype=np.float64), fmt.fractional_bits)
+    if np.isnan(scaled).any():
+        raise ValueError("Cannot quantise NaN values to a fixed-point format.")
+    if rounding == "half_even":
+        np.rint(scaled, out=scaled)
+    elif rounding == "floor":
+        np.floor(scaled, out=scaled)
+    else:
+        scaled += as_generator(random_state).random(scaled.shape)
+        np.floor(scaled, out=scaled)
+    np.clip(scaled, fmt.min_code, fmt.max_code, out=scaled)
+    return scaled.astype(np.int64)
+
+
+def shift_round(codes, shift, rounding="half_even", random_state=None):
+    """Divide integer codes by ``2**shift`` with rounding, in integer arithmetic.
+
+    This is the requantisation step of a fixed-point datapath: dropping
+    ``shift`` least significant bits.  Negative shifts multiply exactly.
+
+    Parameters
+    ----------
+    codes : array-like of int
+        Integer codes (converted to int64).
+    shift : int or array-like of int
+        Number of bits to drop, broadcast against ``codes``.
+    rounding : {"half_even", "floor", "stochastic"}, default="half_even"
+    random_state : int, Generator, RandomState or None, default=None
+        Source of the random bits of stochastic rounding.
+
+    Returns
+    -------
+    shifted : ndarray of int64
+
+    Examples
+    --------
+    >>> from sklearn_aimc.fixedpoint import shift_round
+    >>> shift_round([5, 6, 7, -6, -5], 2).tolist()  # 1.25, 1.5, 1.75, -1.5, -1.25
+    [1, 2, 2, -2, -1]
+    """
+    _check_rounding(rounding)
+    codes = np.asarray(codes, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(-shift, 0)
+    right = np.maximum(shift, 0)
+    codes = np.left_shift(codes, left)
+    if rounding == "stochastic":
+        rng = as_generator(random_state)
+        # Uniform integers in [0, 2**right): a random fraction of one output LSB.
+        bits = rng.integers(
+            0, np.iinfo(np.int64).max, size=np.broadcast(codes, right).shape, endpoint=True
+        )
+        codes = codes + np.right_shift(bits, 63 - right)
+        return np.right_shift(codes, right)
+    floor = np.right_shift(codes, right)
+    if rounding == "floor":
+        return floor
+    remainder = codes - np.left_shift(floor, right)
+    half = np.left_shift(1, right) >> 1  # zero where nothing is dropped
+    round_up = (remainder > half) | ((remainder == half) & (half > 0) & ((floor & 1) == 1))
+    return floor + round_up
+
+
+@dataclass(frozen=True)
+class NMPUCoefficients:
+    """Per-column affine coefficients of the NMPU, as stored in its registers.
+
+    Produced by :meth:`NearMemoryUnit.encode`; the real output of column ``j``
+    is ``(scale_codes[j] * x + aligned offset) * 2**(exponents[j] - accumulator
+    fractional bits)``.
+
+    Attributes
+    ----------
+    scale_codes : ndarray of int64
+        Codes of the scale ``a`` in the NMPU's scale format.
+    offset_codes : ndarray of int64
+        Codes of the offset ``b`` in the NMPU's offset format.
+    exponents : ndarray of int64
+        Power-of-two weight of each column's output (shared within a group:
+        one shift per tile), chosen so the scales use the top of their format.
+    scale_fractional_bits, offset_fractional_bits : int
+        Binary points of the two register formats.
+    """
+
+    scale_codes: np.ndarray
+    offset_codes: np.ndarray
+    exponents: np.ndarray
+    scale_fractional_bits: int
+    offset_fractional_bits: int
+
+    @property
+    def accumulator_fractional_bits(self):
+        return max(self.scale_fractional_bits, self.offset_fractional_bits)
+
+    @property
+    def multiplier(self):
+        """Scale codes aligned to the accumulator's binary point."""
+        shift = self.accumulator_fractional_bits - self.scale_fractional_bits
+        return np.left_shift(self.scale_codes, shift)
+
+    @property
+    def addend(self):
+        """Offset codes aligned to the accumulator's binary point."""
+        shift = self.accumulator_fractional_bits - self.offset_fractional_bits
+        return np.left_shift(self.offset_codes, shift)
+
+    @property
+    def scale(self):
+        """Real scales realised by the registers (float64)."""
+        return np.ldexp(self.scale_codes.astype(np.float64), self.exponents - self.scale_fractional_bits)
+
+    @property
+    def offset(self):
+        """Real offsets realised by the registers (float64)."""
+        return np.ldexp(
+            self.offset_codes.astype(np.float64), self.exponents - self.offset_fractional_bits
+        )
+
+
+class NearMemoryUnit(BaseEstimator):
+    """Fixed-point near-memory digital processing unit after the ADCs.
+
+    Computes, per column ``j`` and ADC code ``x``, ``y = a_j x + b_j`` in
+    integer arithmetic, optionally applies a ReLU, and optionally requantises
+    ``y`` to ``output_format``.  Scales and offsets are stored with a shared
+    power-of-two exponent per group of columns (one shift per core), so any
+    positive scale is representable with the full precision of the scale
+    format.  Batch-norm layers fold into ``(a, b)`` with :func:`fold_batch_norm`.
+
+    Parameters
+    ----------
+    scale_format : FixedPointFormat, default=FixedPointFormat(1, 7, signed=False)
+        Format of the scale register: unsigned, 1 integer and 7 fractional
+        bits, as reported for the NMPU of Ferro et al. (ISCAS 2024).
+    offset_format : FixedPointFormat, default=FixedPointFormat(7, 1, signed=True)
+        Format of the offset register: signed, 7 integer (sign included) and
+        1 fractional bit, as reported for the same NMPU.
+    output_format : FixedPointFormat or None, default=None
+        Format the result is requantised to (saturating).  ``None`` keeps the
+        exact accumulator value, which is what a digital consumer of full
+        precision (the estimators' cos / sin / exp stages) receives.  Set it to
+        e.g. ``FixedPointFormat(8, 0)`` to model handing 8-bit codes to the next
+        crossbar layer, as in the chip's layer-to-layer data flow.
+    relu : bool, default=False
+        Apply ``max(y, 0)`` before requantisation.
+    rounding : {"half_even", "floor", "stochastic"}, default="half_even"
+        Rounding of the coefficient encoding and of the requantisation.
+
+    See Also
+    --------
+    sklearn_aimc.AnalogCrossbar : uses this unit on its output path.
+
+    References
+    ----------
+    .. [1] E. Ferro et al., "A precision-optimized fixed-point near-memory
+       digital processing unit for analog in-memory computing", ISCAS 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aimc.fixedpoint import NearMemoryUnit
+    >>> nmpu = NearMemoryUnit()
+    >>> coef = nmpu.encode(scale=[0.5, 1.25], offset=[1.0, -2.0])
+    >>> codes = nmpu.apply(np.array([[10, -3]]), coef)
+    >>> nmpu.to_float(codes, coef)
+    array([[ 6.  , -5.75]])
+    """
+
+    _parameter_constraints = {
+        "scale_format": [FixedPointFormat],
+        "offset_format": [FixedPointFormat],
+        "output_format": [FixedPointFormat, None],
+        "relu": ["boolean"],
+        "rounding": [StrOptions(set(ROUNDING_MODES))],
+    }
+
+    def __init__(
+        self,
+        scale_format=FixedPointFormat(1, 7, signed=False),
+        offset_format=FixedPointFormat(7, 1, signed=True),
+        output_format=None,
+        relu=False,
+        rounding="half_even",
+    ):
+        self.scale_format = scale_format
+        self.offset_format = offset_format
+        self.output_format = output_format
+        self.relu = relu
+        self.rounding = rounding
+
+    def encode(self, scale, offset=None, group_starts=None, random_state=None):
+        """Quantise real per-column scales and offsets into NMPU registers.
+
+        Parameters
+        ----------
+        scale : array-like of shape (..., n_columns)
+            Real scale of each column.  Must be non-negative when the scale
+            format is unsigned.
+        offset : array-like of shape (..., n_columns), default=None
+            Real offset of each column (zero when None).
+        group_starts : array-like of int, default=None
+            First column of each group sharing one exponent (e.g. the first
+            column of each tile); one group when None.
+        random_state : int, Generator, RandomState or None, default=None
+            Only used with stochastic rounding.
+
+        Returns
+        -------
+        coefficients : NMPUCoefficients
+        """
+        self._validate_params()
+        scale = np.asarray(scale, dtype=np.float64)
+        offset = np.zeros_like(scale) if offset is None else np.broadcast_to(
+            np.asarray(offset, dtype=np.float64), scale.shape
+        )
+        if not (np.isfinite(scale).all() and np.isfinite(offset).all()):
+            raise ValueError("NMPU scales and offsets must be finite.")
+        if not self.scale_format.signed and (scale < 0).any():
+            raise ValueError(
+                "Negative scales need a signed scale_format; the default NMPU scale "
+                "format is unsigned (UQ1.7)."
+            )
+        exponents = self._group_exponents(np.abs(scale), group_starts)
+        rng = as_generator(random_state) if self.rounding == "stochastic" else None
+        scale_codes = quantize(np.ldexp(scale, -exponents), self.scale_format, self.rounding, rng)
+        offset_codes = quantize(np.ldexp(offset, -exponents), self.offset_format, self.rounding, rng)
+        return NMPUCoefficients(
+            scale_codes=scale_codes,
+            offset_codes=offset_codes,
+            exponents=exponents,
+            scale_fractional_bits=self.scale_format.fractional_bits,
+            offset_fractional_bits=self.offset_format.fractional_bits,
+        )
+
+    def _group_exponents(self, magnitude, group_starts):
+        """Smallest power of two per group that brings every scale into range."""
+        n_columns = magnitude.shape[-1]
+        starts = np.zeros(1, dtype=np.intp) if group_starts is None else np.asarray(group_starts)
+        if starts.ndim != 1 or starts.size == 0 or starts[0] != 0 or (np.diff(starts) <= 0).any() or (
+            starts[-1] >= n_columns
+        ):
+            raise ValueError(
+                "group_starts must be strictly increasing column indices starting at 0."
+            )
+        group_max = np.maximum.reduceat(magnitude, starts, axis=-1)
+        with np.errstate(divide="ignore"):
+            exponents = np.ceil(np.log2(group_max / self.scale_format.max_value))
+        exponents = np.where(group_max > 0, exponents, 0).astype(np.int64)
+        sizes = np.diff(np.append(starts, n_columns))
+        return np.repeat(exponents, sizes, axis=-1)
+
+    def accumulator_bits(self, input_bits, coefficients):
+        """Bits needed by the accumulator for signed inputs of ``input_bits`` bits."""
+        multiplier = int(np.abs(coefficients.multiplier).max(initial=0))
+        addend = int(np.abs(coefficients.addend).max(initial=0))
+        largest = multiplier * (1 << (input_bits - 1)) + addend
+        return largest.bit_length() + 1
+
+    def apply(self, x_codes, coefficients, random_state=None):
+        """Run integer ADC codes through the unit; returns integer output codes.
+
+        Parameters
+        ----------
+        x_codes : array-like of int of shape (n_samples, n_columns)
+            ADC codes.
+        coefficients : NMPUCoefficients
+            From :meth:`encode`, broadcastable to ``x_codes``.
+        random_state : int, Generator, RandomState or None, default=None
+            Only used with stochastic rounding.
+
+        Returns
+        -------
+        codes : ndarray of int64
+            Output codes; their real value is ``to_float(codes, coefficients)``.
+        """
+        self._validate_params()
+        x_codes = np.asarray(x_codes)
+        if not np.issubdtype(x_codes.dtype, np.integer):
+            raise TypeError(f"x_codes must hold integers, got dtype {x_codes.dtype}.")
+        accumulator = self._affine(x_codes.astype(np.int64), coefficients)
+        return self._requantize(accumulator, coefficients, random_state)
+
+    def to_float(self, codes, coefficients):
+        """Real values (float64) of output codes of :meth:`apply`."""
+        return np.ldexp(np.asarray(codes, dtype=np.float64), self._output_exponents(coefficients))
+
+    def integer_dtype(self, input_bits, coefficients):
+        """Narrowest integer type (int32 or int64) that holds every intermediate.
+
+        Requantisation (``output_format``) always runs in int64.
+        """
+        fits_int32 = (
+            self.output_format is None and self.accumulator_bits(input_bits, coefficients) <= 31
+        )
+        return np.dtype(np.int32 if fits_int32 else np.int64)
+
+    def apply_to_float(self, x_codes, coefficients, out, *, input_bits, work=None, random_state=None):
+        """Fast path of :meth:`apply` followed by :meth:`to_float`, writing into ``out``.
+
+        ``x_codes`` is a float array holding exact integers (ADC codes as the
+        crossbar produces them).  The arithmetic runs on integers, in
+        :meth:`integer_dtype`; the results equal ``to_float(apply(...))`` bit
+        for bit.
+
+        Parameters
+        ----------
+        x_codes : ndarray of float32 or float64, shape (n_samples, n_columns)
+            Signed integer codes of at most ``input_bits`` bits, stored as floats.
+        coefficients : NMPUCoefficients
+        out : ndarray of float, shape (n_samples, n_columns)
+            Receives the real output values.
+        input_bits : int
+            Word length of the codes (the ADC resolution); sizes the integers.
+        work : ndarray of shape (n_samples, n_columns), default=None
+            Scratch space of dtype :meth:`integer_dtype`, to avoid an allocation.
+        random_state : int, Generator, RandomState or None, default=None
+            Only used with stochastic rounding.
+
+        Returns
+        -------
+        out : ndarray
+        """
+        integer_type = self.integer_dtype(input_bits, coefficients)
+        if work is None or work.dtype != integer_type or work.shape != x_codes.shape:
+            work = np.empty(x_codes.shape, dtype=integer_type)
+        np.copyto(work, x_codes, casting="unsafe")
+        codes = self._requantize(self._affine(work, coefficients), coefficients, random_state)
+        np.copyto(out, codes, casting="unsafe")
+        out *= np.ldexp(np.ones((), dtype=out.dtype), self._output_exponents(coefficients))
+        return out
+
+    def apply_float(self, x, scale, offset=None):
+        """Floating-point reference of the unit (the FP16/FP32 path it replaces).
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples, n_columns)
+        scale, offset : array-like of shape (n_columns,)
+
+        Returns
+        -------
+        y : ndarray of float64
+            ``scale * x + offset``, ReLU applied when ``relu`` is set; no
+            rounding and no saturation.
+        """
+        y = np.asarray(scale, dtype=np.float64) * np.asarray(x, dtype=np.float64)
+        if offset is not None:
+            y += np.asarray(offset, dtype=np.float64)
+        if self.relu:
+            np.maximum(y, 0.0, out=y)
+        return y
+
+    def _affine(self, x, coefficients):
+        """``a x + b`` on the accumulator's binary point, in place on ``x``."""
+        x *= coefficients.multiplier.astype(x.dtype, copy=False)
+        addend = coefficients.addend
+        if addend.any():
+            x += addend.astype(x.dtype, copy=False)
+        if self.relu:
+            np.maximum(x, 0, out=x)
+        return x
+
+    def _requantize(self, accumulator, coefficients, random_state):
+        if self.output_format is None:
+            return accumulator
+        shift = coefficients.accumulator_fractional_bits - self.output_format.fractional_bits
+        codes = shift_round(accumulator, shift, self.rounding, random_state)
+        return self.output_format.saturate(codes)
+
+    def _output_exponents(self, coefficients):
+        fractional_bits = (
+            coefficients.accumulator_fractional_bits
+            if self.output_format is None
+            else self.output_format.fractional_bits
+        )
+        return coefficients.exponents - fractional_bits
+
+
+def fold_batch_norm(scale, offset, mean, var, weight=1.0, bias=0.0, eps=1e-5):
+    """Fold a batch-norm layer that follows ``y = scale x + offset`` into the affine.
+
+    ``weight (y - mean) / sqrt(var + eps) + bias`` equals ``scale' x + offset'``
+    with ``g = weight / sqrt(var + eps)``, ``scale' = g scale`` and
+    ``offset' = g (offset - mean) + bias``.
+
+    Parameters
+    ----------
+    scale, offset : array-like of shape (n_columns,)
+        The affine before batch-norm.
+    mean, var : array-like of shape (n_columns,)
+        Running statistics of the batch-norm layer.
+    weight, bias : array-like of shape (n_columns,) or float, default=1.0, 0.0
+        Learned affine parameters of the batch-norm layer.
+    eps : float, default=1e-5
+        Added to the variance (PyTorch's default).
+
+    Returns
+    -------
+    scale, offset : ndarray of float64
+        Coefficients to pass to :meth:`NearMemoryUnit.encode`.
+
+    Examples
+    --------
+    >>> from sklearn_aimc.fixedpoint import fold_batch_norm
+    >>> fold_batch_norm([1.0], [0.0], mean=[2.0], var=[4.0], eps=0.0)
+    (array([0.5]), array([-1.]))
+    """
+    var = np.asarray(var, dtype=np.float64)
+    if (var + eps <= 0).any():
+        raise ValueError("var + eps must be positive to fold a batch-norm layer.")
+    gain = np.asarray(weight, dtype=np.float64) / np.sqrt(var + eps)
+    new_scale = gain * np.asarray(scale, dtype=np.float64)
+    new_offset = gain * (np.asarray(offset, dtype=np.float64) - np.asarray(mean, dtype=np.float64))
+    return new_scale, new_offset + np.asarray(bias, dtype=np.float64)
