@@ -1,0 +1,937 @@
+"""The simulated PCM crossbar: tiling, periphery, calibration and drift compensation.
+
+:class:`AnalogCrossbar` is a configuration object with scikit-learn parameters
+(``get_params`` / ``set_params`` / ``clone``), so estimators take it as their
+``device`` and ``GridSearchCV`` tunes nested parameters such as
+``device__adc_bits``.  :meth:`AnalogCrossbar.program` maps a weight matrix onto
+as many tiles as it needs and returns a :class:`ProgrammedCrossbar`, whose
+:meth:`~ProgrammedCrossbar.matmul` is the one analog MVM path of the package.
+
+One read, as data (per chunk of rows, chunks in parallel threads)::
+
+    x --input range, DAC--> integer codes --analog MVM, G(t)--> currents
+      --output noise, ADC--> integer codes --NMPU affine (gain, drift
+      compensation)--> partial sums of input tiles added digitally --> y
+
+Device physics comes from :mod:`sklearn_aimc.device`, the fixed-point stage from
+:mod:`sklearn_aimc.fixedpoint`.
+"""
+
+import functools
+import threading
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_array, gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight
+
+from . import _random
+from ._parallel import run_row_tasks
+from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
+from .exceptions import AnalogClippingWarning
+from .fixedpoint import NearMemoryUnit
+
+__all__ = ["AnalogCrossbar", "ProgrammedCrossbar", "WorkCounters", "check_device"]
+
+#: Rows and columns of one HERMES core's PCM crossbar (Le Gallo et al. 2023).
+HERMES_TILE_SIZE = 256
+#: HERMES input resolution: 8-bit signed PWM inputs (Le Gallo et al. 2023).
+HERMES_DAC_BITS = 8
+#: HERMES output resolution: 8-bit CCO-based ADCs (Khaddam-Aljameh et al. 2022).
+HERMES_ADC_BITS = 8
+#: Additive output noise of the standard AIMC inference preset (Rasch et al.,
+#: Nature Communications 2023; aihwkit ``StandardHWATrainingPreset``), in units
+#: of one full-scale input times one full-scale weight.
+STANDARD_OUTPUT_NOISE = 0.04
+#: Energy of one 256 x 256 core MVM: 2 * 256**2 operations at 9.76 TOPS/W
+#: (1-phase mode, Le Gallo et al. 2023).
+ENERGY_PER_CORE_MVM = 2 * 256**2 / 9.76e12
+#: Latency of one core MVM: 63.1 TOPS over 64 cores, 1-phase mode (Le Gallo et al. 2023).
+TIME_PER_CORE_MVM = 2 * 256**2 / (63.1e12 / 64)
+#: Default time between programming and inference: one hour.
+DEFAULT_T_INFERENCE = 3600.0
+
+# A warning is raised when a batch clips this many times more often than the
+# calibration percentile implies (and at least this floor share).
+_CLIP_WARNING_FACTOR = 10.0
+_CLIP_WARNING_FLOOR = 1e-3
+# Rows of calibration data used for range calibration (deterministic stride).
+_MAX_CALIBRATION_ROWS = 1024
+# Outputs per parallel task (the unit of output-noise seeding) and per block
+# processed inside a task (about 0.5 MB of float32, so a block stays in cache).
+_TASK_ELEMENTS = 1 << 21
+_BLOCK_ELEMENTS = 1 << 17
+# Conductance states kept per programmed crossbar (one per time read).
+_STATE_CACHE_SIZE = 2
+
+
+def check_device(device):
+    """Resolve an estimator's ``device`` parameter to an :class:`AnalogCrossbar`.
+
+    Parameters
+    ----------
+    device : {"hermes", "ideal"} or AnalogCrossbar
+        ``"hermes"`` is ``AnalogCrossbar()``, ``"ideal"`` is
+        ``AnalogCrossbar.ideal()``; an instance is returned unchanged.
+
+    Returns
+    -------
+    crossbar : AnalogCrossbar
+    """
+    if isinstance(device, AnalogCrossbar):
+        return device
+    if isinstance(device, str):
+        if device == "hermes":
+            return AnalogCrossbar()
+        if device == "ideal":
+            return AnalogCrossbar.ideal()
+    raise ValueError(
+        f"device must be 'hermes', 'ideal' or an AnalogCrossbar instance, got {device!r}."
+    )
+
+
+def near_equal_bounds(n, tile_size):
+    """Boundaries of the fewest near-equal blocks of at most ``tile_size`` covering ``n``.
+
+    Returns an int array ``[0, b1, ..., n]``; block sizes differ by at most one.
+    """
+    n_blocks = -(-n // tile_size)
+    return np.array([(i * n) // n_blocks for i in range(n_blocks + 1)], dtype=np.intp)
+
+
+@dataclass
+class WorkCounters:
+    """Work done by a programmed crossbar, for throughput and energy estimates.
+
+    Attributes
+    ----------
+    n_tiles : int
+        Cores (tiles) the matrix occupies.
+    input_vectors : int
+        Input vectors applied so far (every vector visits every tile).
+    dac_conversions : int
+        Input values converted by DACs.
+    adc_conversions : int
+        Output values converted by ADCs.
+    clipped_inputs : int
+        Input values that fell outside the calibrated input range.
+    clipped_outputs : int
+        ADC conversions that saturated.
+    calibration_vectors : int
+        Input vectors spent on range calibration and drift-compensation reads.
+    """
+
+    n_tiles: int
+    input_vectors: int = 0
+    dac_conversions: int = 0
+    adc_conversions: int = 0
+    clipped_inputs: int = 0
+    clipped_outputs: int = 0
+    calibration_vectors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def core_mvms(self):
+        """Core (tile) MVMs: input vectors times tiles, calibration included."""
+        return (self.input_vectors + self.calibration_vectors) * self.n_tiles
+
+    @property
+    def energy_joules(self):
+        """Energy estimate at 13.4 nJ per core MVM (HERMES, 1-phase, 9.76 TOPS/W)."""
+        return self.core_mvms * ENERGY_PER_CORE_MVM
+
+    @property
+    def latency_seconds(self):
+        """Time estimate with every tile on its own core, all cores in parallel (133 ns per MVM)."""
+        return (self.input_vectors + self.calibration_vectors) * TIME_PER_CORE_MVM
+
+    def add(self, **counts):
+        """Increment counters atomically."""
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + int(value))
+
+    def reset(self):
+        """Set every counter back to zero."""
+        with self._lock:
+            for name in self.as_dict():
+                if name != "n_tiles" and not name.startswith(("core", "energy", "latency")):
+                    setattr(self, name, 0)
+
+    def as_dict(self):
+        """Counters and the derived estimates as a plain dict."""
+        counts = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if not name.startswith("_")
+        }
+        counts.update(
+            core_mvms=self.core_mvms,
+            energy_joules=self.energy_joules,
+            latency_seconds=self.latency_seconds,
+        )
+        return counts
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+class AnalogCrossbar(BaseEstimator):
+    """Configuration of a simulated PCM crossbar accelerator (HERMES by default).
+
+    ``AnalogCrossbar()`` is the IBM HERMES Project Chip: 256 x 256 PCM tiles,
+    8-bit signed inputs, 8-bit ADCs, two devices per polarity with the HERMES
+    device fits, global drift compensation, read one hour after programming.
+    ``AnalogCrossbar.ideal()`` computes the exact float product.  Estimators
+    accept ``"hermes"`` and ``"ideal"`` as names of these two.
+
+    Parameters
+    ----------
+    pcm : {"hermes", "generic", "ideal"} or PCMModel, default="hermes"
+        Device model.  ``"hermes"`` uses :class:`~sklearn_aimc.HermesPCM` with
+        the fit measured for ``devices_per_polarity`` (2 devices: the pair fit;
+        1: the single-device fit), ``"generic"`` :class:`~sklearn_aimc.GenericPCM`,
+        ``"ideal"`` :class:`~sklearn_aimc.IdealPCM`.
+    devices_per_polarity : int, default=2
+        PCM devices per polarity of a unit cell (HERMES cells hold 2 per
+        polarity, Le Gallo et al. 2023).  A weight is spread evenly over them:
+        the range grows with their number, the relative noise falls.  Must be a
+        multiple of the model's own ``devices_per_polarity``.
+    tile_size : int, default=256
+        Rows and columns of one core (256 on HERMES).  Larger matrices are
+        split into near-equal blocks; partial sums of input blocks are added
+        digitally.
+    dac_bits : int or None, default=8
+        Signed input resolution: inputs become integers in
+        ``[-(2**(dac_bits-1) - 1), 2**(dac_bits-1) - 1]`` after scaling by the
+        calibrated input range (HERMES: 8-bit, -127 ... 127).  None applies
+        inputs unquantised and unclipped.
+    adc_bits : int or None, default=8
+        Signed output resolution of the ADCs (HERMES: 8-bit).  None reads the
+        analog outputs exactly.
+    output_noise : float, default=0.04
+        Standard deviation of the additive Gaussian noise of every analog
+        output, in units of one full-scale input times one full-scale weight
+        (Rasch et al. 2023, standard AIMC inference preset).  Drawn afresh at
+        every read.
+    weight_mapping : {"per_column", "per_tile"}, default="per_column"
+        Conductance scale of the weights: ``g_max / max|W|`` per column of each
+        tile (the NMPU's per-column scale undoes it) or one per tile.
+    input_percentile : float, default=99.9
+        Percentile of the calibration inputs' magnitudes (per input tile) that
+        sets the full-scale input.
+    output_percentile : float, default=99.9
+        Percentile of the calibration outputs' magnitudes (per tile) that sets
+        the ADC full scale.
+    t_inference : float, default=3600.0
+        Seconds between programming and the read (one hour by default).
+        Changing it on a programmed crossbar reads the same devices at another
+        time, see :meth:`ProgrammedCrossbar.matmul`.
+    drift_compensation : {"global", "per_column"} or None, default="global"
+        Global: one gain per tile from a calibration read with an all-ones
+        input, compared with the same read right after programming (as on the
+        chip).  Per column: one gain per column, from reading each row alone.
+        None leaves drift uncompensated.
+    nmpu : NearMemoryUnit, "float" or None, default=None
+        Digital stage after the ADCs.  None uses
+        :class:`~sklearn_aimc.fixedpoint.NearMemoryUnit` with its published
+        defaults; ``"float"`` uses exact floating-point post-processing (the
+        reference path).  A NearMemoryUnit needs ``adc_bits``.
+
+    See Also
+    --------
+    ProgrammedCrossbar : the programmed chip returned by :meth:`program`.
+
+    References
+    ----------
+    .. [1] M. Le Gallo et al., "A 64-core mixed-signal in-memory compute chip
+       based on phase-change memory for deep neural network inference",
+       Nature Electronics 6, 680-693 (2023).
+    .. [2] M. J. Rasch et al., "Hardware-aware training for large-scale and
+       diverse deep learning inference workloads using in-memory computing-based
+       accelerators", Nature Communications 14, 5282 (2023).
+    .. [3] E. Ferro et al., "A precision-optimized fixed-point near-memory
+       digital processing unit for analog in-memory computing", ISCAS 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aimc import AnalogCrossbar
+    >>> rng = np.random.default_rng(0)
+    >>> W, X = rng.standard_normal((64, 300)), rng.standard_normal((500, 64))
+    >>> chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+    >>> chip.n_tiles  # 64 x 300 needs two 256-column tiles
+    2
+    >>> Y = chip.matmul(X)
+    >>> err = np.linalg.norm(Y - X @ W) / np.linalg.norm(X @ W)
+    >>> bool(0.01 < err < 0.3)
+    True
+    >>> exact = AnalogCrossbar.ideal().program(W).matmul(X)
+    >>> bool(np.array_equal(exact, X @ W))
+    True
+    """
+
+    _parameter_constraints = {
+        "pcm": [StrOptions({"hermes", "generic", "ideal"}), PCMModel],
+        "devices_per_polarity": [Interval(Integral, 1, None, closed="left")],
+        "tile_size": [Interval(Integral, 1, None, closed="left")],
+        "dac_bits": [Interval(Integral, 2, 24, closed="both"), None],
+        "adc_bits": [Interval(Integral, 2, 24, closed="both"), None],
+        "output_noise": [Interval(Real, 0, None, closed="left")],
+        "weight_mapping": [StrOptions({"per_column", "per_tile"})],
+        "input_percentile": [Interval(Real, 0, 100, closed="right")],
+        "output_percentile": [Interval(Real, 0, 100, closed="right")],
+        "t_inference": [Interval(Real, 0, None, closed="left")],
+        "drift_compensation": [StrOptions({"global", "per_column"}), None],
+        "nmpu": [NearMemoryUnit, StrOptions({"float"}), None],
+    }
+
+    def __init__(
+        self,
+        pcm="hermes",
+        devices_per_polarity=2,
+        tile_size=HERMES_TILE_SIZE,
+        dac_bits=HERMES_DAC_BITS,
+        adc_bits=HERMES_ADC_BITS,
+        output_noise=STANDARD_OUTPUT_NOISE,
+        weight_mapping="per_column",
+        input_percentile=99.9,
+        output_percentile=99.9,
+        t_inference=DEFAULT_T_INFERENCE,
+        drift_compensation="global",
+        nmpu=None,
+    ):
+        self.pcm = pcm
+        self.devices_per_polarity = devices_per_polarity
+        self.tile_size = tile_size
+        self.dac_bits = dac_bits
+        self.adc_bits = adc_bits
+        self.output_noise = output_noise
+        self.weight_mapping = weight_mapping
+        self.input_percentile = input_percentile
+        self.output_percentile = output_percentile
+        self.t_inference = t_inference
+        self.drift_compensation = drift_compensation
+        self.nmpu = nmpu
+
+    @classmethod
+    def ideal(cls, **params):
+        """The exact float MVM: ideal devices and periphery (other parameters may be overridden)."""
+        defaults = dict(
+            pcm="ideal",
+            dac_bits=None,
+            adc_bits=None,
+            output_noise=0.0,
+            drift_compensation=None,
+            nmpu="float",
+        )
+        return cls(**{**defaults, **params})
+
+    def validate(self):
+        """Check the parameters and their combination; returns the resolved device model."""
+        self._validate_params()
+        if isinstance(self.nmpu, NearMemoryUnit) or self.nmpu is None:
+            if self.adc_bits is None:
+                raise ValueError(
+                    "A NearMemoryUnit processes integer ADC codes: set adc_bits, or use "
+                    "nmpu='float' for an ideal (unquantised) readout."
+                )
+        model = self._device_model()
+        model.validate()
+        if self.devices_per_polarity % model.devices_per_polarity:
+            raise ValueError(
+                f"devices_per_polarity={self.devices_per_polarity} is not a multiple of the "
+                f"{model.devices_per_polarity} devices that {type(model).__name__} models per "
+                "polarity."
+            )
+        return model
+
+    def _device_model(self):
+        if isinstance(self.pcm, PCMModel):
+            return self.pcm
+        if self.pcm == "hermes":
+            return HermesPCM(num_devices=2 if self.devices_per_polarity % 2 == 0 else 1)
+        if self.pcm == "generic":
+            return GenericPCM()
+        return IdealPCM()
+
+    @property
+    def is_exact(self):
+        """True when this configuration computes the exact float product."""
+        model = self._device_model()
+        return (
+            isinstance(model, IdealPCM)
+            and not (model.stuck_reset_fraction or model.stuck_set_fraction)
+            and self.dac_bits is None
+            and self.adc_bits is None
+            and self.output_noise == 0
+            and isinstance(self.nmpu, str)
+        )
+
+    @property
+    def needs_calibration(self):
+        """True when input and output ranges must be calibrated from data."""
+        return self.dac_bits is not None or self.adc_bits is not None or self.output_noise > 0
+
+    def program(self, W, calibration_inputs=None, random_state=None, calibration_weights=None):
+        """Program a weight matrix onto as many tiles as it needs.
+
+        Parameters
+        ----------
+        W : array-like of shape (n_inputs, n_outputs)
+            Weights; ``matmul(X)`` approximates ``X @ W``.
+        calibration_inputs : array-like of shape (n_samples, n_inputs), default=None
+            Representative inputs that set the input (DAC) and output (ADC)
+            ranges; at most 1024 evenly spaced rows are used.  Required unless
+            the periphery is ideal (no DAC, no ADC, no output noise); may also
+            be supplied later with :meth:`ProgrammedCrossbar.calibrate`.
+        random_state : int, RandomState instance, Generator or None, default=None
+            Seeds the whole chip: programming noise, drift exponents, faults,
+            read noise at every time and the output noise of every read.
+        calibration_weights : array-like of shape (n_samples,), default=None
+            Weights of the calibration rows (e.g. the estimator's sample
+            weights), see :meth:`ProgrammedCrossbar.calibrate`.
+
+        Returns
+        -------
+        programmed : ProgrammedCrossbar
+        """
+        model = self.validate()
+        W = check_array(W, dtype=[np.float64, np.float32], input_name="W")
+        programmed = ProgrammedCrossbar(clone(self), model, W, _random.entropy_from(random_state))
+        if calibration_inputs is not None:
+            programmed.calibrate(calibration_inputs, sample_weight=calibration_weights)
+        return programmed
+
+
+@dataclass
+class _ReadState:
+    """Everything a read at one time needs, derived once and cached."""
+
+    analog: list  # per input block: float32 (rows, n_outputs), input codes -> ADC LSBs
+    noise_sigma: np.ndarray | None  # (n_blocks, n_outputs) float32, in ADC LSBs
+    digital: list  # per input block: NMPUCoefficients, or float64 factors (n_outputs,)
+    realised_scale: np.ndarray  # (n_blocks, n_outputs) real output per ADC LSB
+
+
+class ProgrammedCrossbar:
+    """A weight matrix programmed onto simulated PCM tiles.
+
+    Created by :meth:`AnalogCrossbar.program`.  It keeps the programmed
+    conductances and drift exponents of every device; reading it at a time
+    ``t`` derives the drifted, noisy conductances once (cached), so the same
+    chip can be read at several times since programming without
+    reprogramming.  Every read is seeded from the chip's seed, the time and the
+    input codes: the same inputs give the same outputs, in any process.
+
+    Attributes
+    ----------
+    crossbar : AnalogCrossbar
+        The configuration the chip was programmed with (a copy).
+    pcm : PCMModel
+        The resolved device model.
+    n_inputs, n_outputs : int
+        Shape of the programmed matrix.
+    row_bounds, col_bounds : ndarray of int
+        Tile boundaries along inputs and outputs.
+    n_tiles : int
+        Number of tiles (cores).
+    counters : WorkCounters
+        Work done so far.
+    input_range_ : ndarray of shape (n_row_tiles,)
+        Calibrated full-scale input per input tile (absent before calibration).
+    adc_range_ : ndarray of shape (n_row_tiles, n_col_tiles)
+        Calibrated ADC full scale per tile, in output units.
+    """
+
+    def __init__(self, crossbar, pcm, W, entropy):
+        self.crossbar = crossbar
+        self.pcm = pcm
+        self.n_inputs, self.n_outputs = W.shape
+        self.row_bounds = near_equal_bounds(self.n_inputs, crossbar.tile_size)
+        self.col_bounds = near_equal_bounds(self.n_outputs, crossbar.tile_size)
+        self.n_tiles = (len(self.row_bounds) - 1) * (len(self.col_bounds) - 1)
+        self.counters = WorkCounters(n_tiles=self.n_tiles)
+        self._entropy = entropy
+        self._nmpu = crossbar.nmpu if isinstance(crossbar.nmpu, NearMemoryUnit) else NearMemoryUnit()
+        self._cache = {}
+        self._cache_lock = threading.Lock()
+        self._compensation_reference = None
+        if crossbar.is_exact:
+            self._weights = W.astype(np.float64)
+            self._weights32 = None
+            return
+        self._g_per_weight = self._conductance_scale(W)
+        self._g_prog, self._nu = self._program_devices(W)
+
+    # Programming ------------------------------------------------------------
+    @property
+    def _g_total(self):
+        """Largest differential conductance of one weight (all devices of a polarity)."""
+        return self.pcm.g_max * self.crossbar.devices_per_polarity / self.pcm.devices_per_polarity
+
+    def _conductance_scale(self, W):
+        """uS per weight unit, per input tile and column: ``g_max / max|W|``."""
+        w_max = np.maximum(
+            np.maximum.reduceat(W, self.row_bounds[:-1], axis=0),
+            -np.minimum.reduceat(W, self.row_bounds[:-1], axis=0),
+            dtype=np.float64,
+        )
+        if self.crossbar.weight_mapping == "per_tile":
+            tile_max = np.maximum.reduceat(w_max, self.col_bounds[:-1], axis=1)
+            w_max = np.repeat(tile_max, np.diff(self.col_bounds), axis=1)
+        with np.errstate(divide="ignore"):
+            return np.where(w_max > 0, self._g_total / w_max, 1.0)
+
+    def _rows(self, per_block):
+        """Repeat a per-input-tile array (n_row_tiles, ...) to one row per input."""
+        return np.repeat(per_block, np.diff(self.row_bounds), axis=0)
+
+    def _program_devices(self, W):
+        n_stack = self.crossbar.devices_per_polarity // self.pcm.devices_per_polarity
+        target = np.multiply(W, self._rows(self._g_per_weight / n_stack), dtype=np.float32)
+        g_max = np.float32(self.pcm.g_max)
+        targets = np.empty((n_stack, 2, *W.shape), dtype=np.float32)
+        np.clip(target, 0, g_max, out=targets[0, 0])
+        np.negative(target, out=target)
+        np.clip(target, 0, g_max, out=targets[0, 1])
+        targets[1:] = targets[0]
+        rng = _random.keyed_generator(self._entropy, _random.STREAM_PROGRAMMING)
+        return self.pcm.program(targets, random_state=rng)
+
+    def conductances(self, t_inference=None):
+        """Device conductances (uS) read ``t_inference`` seconds after programming.
+
+        Returns
+        -------
+        g : ndarray of shape (n_stack, 2, n_inputs, n_outputs)
+            Axis 1 holds the positive and negative polarity; ``n_stack`` is the
+            number of modelled conductances per polarity.
+        """
+        t = self._time(t_inference)
+        if self.crossbar.is_exact:
+            raise ValueError("An exact (ideal) crossbar holds no conductances to read.")
+        rng = _random.keyed_generator(self._entropy, _random.STREAM_READ_NOISE, _random.float_key(t))
+        return self.pcm.at_time(self._g_prog, self._nu, t, random_state=rng)
+
+    def _differential_conductance(self, t):
+        g = self.conductances(t)
+        return (g[:, 0] - g[:, 1]).sum(axis=0)
+
+    # Calibration ------------------------------------------------------------
+    @property
+    def is_calibrated(self):
+        return hasattr(self, "input_range_")
+
+    def calibrate(self, X, sample_weight=None):
+        """Set the input and ADC ranges from representative inputs.
+
+        The full-scale input of each input tile is the ``input_percentile`` of
+        ``|X|`` over its features; the ADC full scale of each tile is the
+        ``output_percentile`` of its analog outputs' magnitudes for those
+        inputs, read right after programming.  Percentiles use the inverted
+        empirical CDF, weighted by ``sample_weight``, so a row of weight 2
+        counts as that row twice.  At most 1024 evenly spaced rows of ``X``
+        are used.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows.
+
+        Returns
+        -------
+        self : ProgrammedCrossbar
+        """
+        X = self._check_inputs(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        step = -(-X.shape[0] // _MAX_CALIBRATION_ROWS)
+        X = X[::step]
+        X = X.toarray() if sparse.issparse(X) else np.asarray(X, dtype=np.float64)
+        weights = None if sample_weight is None else sample_weight[::step]
+        self.input_range_ = np.array(
+            [
+                _row_weighted_percentile(X[:, lo:hi], weights, self.crossbar.input_percentile)
+                for lo, hi in zip(self.row_bounds[:-1], self.row_bounds[1:])
+            ]
+        )
+        self.input_range_[~(self.input_range_ > 0)] = 1.0
+        self.adc_range_ = np.ones((len(self.row_bounds) - 1, len(self.col_bounds) - 1))
+        if not self.crossbar.is_exact:
+            self.adc_range_ = self._calibrate_adc(X, weights)
+        self._cache.clear()
+        self.counters.add(calibration_vectors=X.shape[0])
+        return self
+
+    def _calibrate_adc(self, X, weights):
+        codes, _ = self._dac(X)
+        outputs = self._noise_free_read(codes, self._differential_conductance(0.0))
+        percentiles = np.empty((len(self.row_bounds) - 1, len(self.col_bounds) - 1))
+        for i, y in enumerate(outputs):
+            for j, (lo, hi) in enumerate(zip(self.col_bounds[:-1], self.col_bounds[1:])):
+                percentiles[i, j] = _row_weighted_percentile(
+                    y[:, lo:hi], weights, self.crossbar.output_percentile
+                )
+        percentiles[~(percentiles > 0)] = 1.0
+        return percentiles
+
+    def _noise_free_read(self, codes, g_diff):
+        """Analog outputs of each input tile without output noise, in output units."""
+        input_step = self._input_step()
+        return [
+            codes[:, lo:hi] @ (g_diff[lo:hi] * (input_step[i] / self._g_per_weight[i])).astype(np.float32)
+            for i, (lo, hi) in enumerate(zip(self.row_bounds[:-1], self.row_bounds[1:]))
+        ]
+
+    # Periphery --------------------------------------------------------------
+    def _input_step(self):
+        """Real input per DAC code step, per input tile."""
+        ranges = self.input_range_ if self.is_calibrated else np.ones(len(self.row_bounds) - 1)
+        dac_bits = self.crossbar.dac_bits
+        return ranges / (2 ** (dac_bits - 1) - 1) if dac_bits else ranges
+
+    def _adc_step(self):
+        """Real output per ADC code step, per input tile and column."""
+        ranges = np.repeat(self.adc_range_, np.diff(self.col_bounds), axis=1)
+        adc_bits = self.crossbar.adc_bits
+        return ranges / (2 ** (adc_bits - 1) - 1) if adc_bits else np.ones_like(ranges)
+
+    def _dac(self, X):
+        """Input codes (float32 holding integers when quantised) and the clip count."""
+        codes = X * (1.0 / self._rows(self._input_step())).astype(X.dtype)
+        if self.crossbar.dac_bits is None:
+            return codes.astype(np.float32, copy=False), 0
+        full_scale = 2 ** (self.crossbar.dac_bits - 1) - 1
+        np.rint(codes, out=codes)
+        n_clipped = np.count_nonzero(np.abs(codes) > full_scale)
+        if n_clipped:
+            np.clip(codes, -full_scale, full_scale, out=codes)
+        return codes.astype(np.float32, copy=False), n_clipped
+
+    def _adc(self, y):
+        """Quantise analog outputs (in LSBs) in place; returns the clip count."""
+        full_scale = 2 ** (self.crossbar.adc_bits - 1) - 1
+        np.rint(y, out=y)
+        if y.max(initial=0) <= full_scale and y.min(initial=0) >= -full_scale:
+            return 0
+        n_clipped = np.count_nonzero(y > full_scale) + np.count_nonzero(y < -full_scale)
+        np.clip(y, -full_scale, full_scale, out=y)
+        return n_clipped
+
+    # Reads at a time ----------------------------------------------------------
+    def _time(self, t_inference):
+        t = self.crossbar.t_inference if t_inference is None else t_inference
+        if not isinstance(t, Real) or isinstance(t, bool) or not np.isfinite(t) or t < 0:
+            raise ValueError(f"t_inference must be a finite number of seconds >= 0, got {t!r}.")
+        return float(t)
+
+    def _state(self, t):
+        with self._cache_lock:
+            state = self._cache.get(t)
+        if state is None:
+            state = self._read_state(t)
+            with self._cache_lock:
+                while len(self._cache) >= _STATE_CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[t] = state
+        return state
+
+    def _drift_gain(self, g_diff, t):
+        """Drift-compensation gain per input tile and column (ones when off)."""
+        mode = self.crossbar.drift_compensation
+        n_row_tiles = len(self.row_bounds) - 1
+        if mode is None:
+            return np.ones((n_row_tiles, self.n_outputs))
+        if self._compensation_reference is None:
+            g_diff_0 = g_diff if t == 0 else self._differential_conductance(0.0)
+            self._compensation_reference = self._compensation_read(g_diff_0, mode)
+        reference = self._compensation_reference
+        current = reference if t == 0 else self._compensation_read(g_diff, mode)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = np.where(current > 0, reference / current, 1.0)
+        if mode == "global":
+            gain = np.repeat(gain, np.diff(self.col_bounds), axis=1)
+        return gain
+
+    def _compensation_read(self, g_diff, mode):
+        """Calibration read-out of the columns' currents per input tile."""
+        starts = self.row_bounds[:-1]
+        if mode == "per_column":  # each row read alone, magnitudes summed
+            return np.add.reduceat(np.abs(g_diff), starts, axis=0, dtype=np.float64)
+        column_currents = np.add.reduceat(g_diff, starts, axis=0, dtype=np.float64)
+        return np.add.reduceat(np.abs(column_currents), self.col_bounds[:-1], axis=1) / np.diff(
+            self.col_bounds
+        )
+
+    def _read_state(self, t):
+        config = self.crossbar
+        if config.needs_calibration and not self.is_calibrated:
+            raise ValueError(
+                "This crossbar quantises or adds noise and needs calibrated input and ADC "
+                "ranges: pass calibration_inputs to AnalogCrossbar.program or call calibrate(X)."
+            )
+        g_diff = self._differential_conductance(t)
+        gain = self._drift_gain(g_diff, t)
+        input_step, adc_step = self._input_step(), self._adc_step()
+        output_scale = adc_step * gain  # real output per ADC code, compensated
+        digital, realised_scale = [], np.empty_like(output_scale)
+        for i in range(len(self.row_bounds) - 1):
+            if config.nmpu == "float":
+                digital.append(output_scale[i])
+                realised_scale[i] = output_scale[i]
+            else:
+                coefficients = self._nmpu.encode(output_scale[i], group_starts=self.col_bounds[:-1])
+                digital.append(coefficients)
+                realised_scale[i] = coefficients.scale
+        # ADC LSBs per input code: conductance -> weight -> output units -> LSBs.
+        lsb_per_code = self._rows(input_step[:, None] / (self._g_per_weight * adc_step))
+        analog = (g_diff * lsb_per_code).astype(np.float32)
+        return _ReadState(
+            analog=[analog[lo:hi] for lo, hi in zip(self.row_bounds[:-1], self.row_bounds[1:])],
+            noise_sigma=self._noise_sigma(adc_step),
+            digital=digital,
+            realised_scale=realised_scale,
+        )
+
+    def _noise_sigma(self, adc_step):
+        """Output-noise standard deviation in ADC LSBs, per input tile and column."""
+        if self.crossbar.output_noise == 0:
+            return None
+        full_scale_weight = self._g_total / self._g_per_weight
+        full_scale_input = self.input_range_[:, None]
+        sigma = self.crossbar.output_noise * full_scale_input * full_scale_weight / adc_step
+        return sigma.astype(np.float32)
+
+    def effective_weights(self, t_inference=None):
+        """The weights the chip realises ``t_inference`` seconds after programming.
+
+        Conductances at that time (programming noise, drift, read noise,
+        faults), mapped back to weights with the NMPU gains it applies (drift
+        compensation and the precision of its scale registers); the periphery's
+        quantisation and per-read output noise are not included.
+
+        Returns
+        -------
+        W_eff : ndarray of shape (n_inputs, n_outputs), float64
+        """
+        t = self._time(t_inference)
+        if self.crossbar.is_exact:
+            return self._weights.copy()
+        state = self._state(t)
+        analog = np.concatenate(state.analog).astype(np.float64)
+        return analog * self._rows(state.realised_scale / self._input_step()[:, None])
+
+    # The MVM -------------------------------------------------------------------
+    def _check_inputs(self, X):
+        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X")
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the crossbar was programmed with "
+                f"{self.n_inputs} inputs."
+            )
+        return X
+
+    def matmul(self, X, t_inference=None):
+        """Approximate ``X @ W`` on the chip, ``t_inference`` seconds after programming.
+
+        Runs the whole read chain per block of rows: input range scaling, DAC
+        quantisation and clipping, analog MVM with the conductances at time t,
+        output noise, ADC quantisation and clipping, the NMPU (drift
+        compensation and gain), and digital addition of the partial sums of
+        input tiles.  Blocks run in parallel threads; results do not depend on
+        the number of threads.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
+            float32 inputs give float32 outputs; everything else float64.
+        t_inference : float, default=None
+            Seconds since programming; ``crossbar.t_inference`` when None.
+            Other times read the same devices (same programming noise and
+            drift exponents) with fresh accumulated read noise.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_outputs)
+        """
+        X = self._check_inputs(X)
+        if self.crossbar.is_exact:
+            self._count_reads(X.shape[0])
+            return self._exact_product(X)
+        out = np.empty((X.shape[0], self.n_outputs), dtype=X.dtype)
+        self._read(X, self._time(t_inference), out=out)
+        return out
+
+    def map_matmul(self, X, function, t_inference=None):
+        """Stream ``X @ W`` through ``function`` block by block, never holding all of it.
+
+        The product is computed as in :meth:`matmul`; each block of rows is
+        handed to ``function(rows, Y_rows)`` while it is still in cache, from
+        parallel threads (``rows`` is a slice of ``X``'s rows; blocks are
+        disjoint).  ``Y_rows`` is a scratch buffer: copy what you keep.  This is
+        how the estimators apply their digital functions with bounded memory.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
+        function : callable
+            ``function(rows, Y_rows)``; must be safe to call from several
+            threads on disjoint rows.
+        t_inference : float, default=None
+            As in :meth:`matmul`.
+        """
+        X = self._check_inputs(X)
+        if self.crossbar.is_exact:
+            self._count_reads(X.shape[0])
+            return run_row_tasks(
+                X.shape[0],
+                self._task_rows(),
+                lambda rows, _: function(rows, self._exact_product(X[rows])),
+            )
+        self._read(X, self._time(t_inference), consumer=function)
+
+    def _count_reads(self, n_samples):
+        self.counters.add(
+            input_vectors=n_samples,
+            dac_conversions=n_samples * self.n_inputs,
+            adc_conversions=n_samples * self.n_outputs * (len(self.row_bounds) - 1),
+        )
+
+    def _task_rows(self):
+        return max(2, _TASK_ELEMENTS // self.n_outputs)
+
+    def _read(self, X, t, out=None, consumer=None):
+        """Read every row of ``X`` into ``out`` or through ``consumer``; count and warn."""
+        n_samples = X.shape[0]
+        self._count_reads(n_samples)
+        state = self._state(t)
+        read_rows = functools.partial(self._read_rows, X, state, t, out, consumer)
+        clips = run_row_tasks(n_samples, self._task_rows(), read_rows)
+        clipped_inputs, clipped_outputs = np.sum(clips, axis=0, dtype=np.int64)
+        self.counters.add(clipped_inputs=clipped_inputs, clipped_outputs=clipped_outputs)
+        self._warn_if_clipping(clipped_inputs, n_samples * self.n_inputs, "inputs", "DAC")
+        self._warn_if_clipping(
+            clipped_outputs, n_samples * self.n_outputs * (len(self.row_bounds) - 1), "outputs", "ADC"
+        )
+
+    def _exact_product(self, X):
+        if X.dtype == np.float32:
+            if self._weights32 is None:
+                self._weights32 = self._weights.astype(np.float32)
+            weights = self._weights32
+        else:
+            weights = self._weights
+        return np.asarray(X @ weights)
+
+    def _read_rows(self, X, state, t, out, consumer, rows, task_index):
+        """Read the rows ``rows`` of ``X``; returns the clip counts."""
+        x = X[rows]
+        codes, clipped_inputs = self._dac(x.toarray() if sparse.issparse(x) else x)
+        noise_rng = None
+        if state.noise_sigma is not None:
+            noise_rng = _random.keyed_generator(
+                self._entropy,
+                _random.STREAM_OUTPUT_NOISE,
+                _random.float_key(t),
+                task_index,
+                _random.content_key(codes),
+            )
+        row_tiles = list(zip(self.row_bounds[:-1], self.row_bounds[1:]))
+        block_rows = max(2, _BLOCK_ELEMENTS // self.n_outputs // 2 * 2)
+        buffer_shape = (min(block_rows, codes.shape[0]), self.n_outputs)
+        analog = np.empty(buffer_shape, dtype=np.float32)
+        noise = np.empty(buffer_shape, dtype=np.float32) if noise_rng is not None else None
+        partial = np.empty(buffer_shape, dtype=X.dtype) if len(row_tiles) > 1 else None
+        result = np.empty(buffer_shape, dtype=X.dtype) if out is None else None
+        work = self._integer_work(buffer_shape, state)
+        clipped_outputs = 0
+        for block in gen_batches(codes.shape[0], block_rows):
+            n = block.stop - block.start
+            block_out = out[rows][block] if out is not None else result[:n]
+            for i, (lo, hi) in enumerate(row_tiles):
+                y = np.matmul(codes[block, lo:hi], state.analog[i], out=analog[:n])
+                if noise is not None:
+                    y += _random.fill_normal_float32(noise_rng, noise[:n], state.noise_sigma[i])
+                if self.crossbar.adc_bits is not None:
+                    clipped_outputs += self._adc(y)
+                target = block_out if i == 0 else partial[:n]
+                self._digital(y, state.digital[i], target, None if work is None else work[:n])
+                if i > 0:
+                    block_out += target
+            if consumer is not None:
+                consumer(slice(rows.start + block.start, rows.start + block.stop), block_out)
+        return clipped_inputs, clipped_outputs
+
+    def _integer_work(self, shape, state):
+        """Scratch integers for the NMPU (None on the float path)."""
+        if self.crossbar.nmpu == "float":
+            return None
+        dtype = self._nmpu.integer_dtype(self.crossbar.adc_bits, state.digital[0])
+        return np.empty(shape, dtype=dtype)
+
+    def _digital(self, codes, coefficients, out, work):
+        """Near-memory stage: ADC codes to real outputs, written into ``out``."""
+        if isinstance(coefficients, np.ndarray):  # float reference path
+            np.multiply(codes, coefficients, out=out, dtype=out.dtype)
+            return
+        self._nmpu.apply_to_float(
+            codes, coefficients, out, input_bits=self.crossbar.adc_bits, work=work
+        )
+
+    def _warn_if_clipping(self, n_clipped, n_values, what, converter):
+        if not n_clipped or not n_values:
+            return
+        percentile = (
+            self.crossbar.input_percentile if what == "inputs" else self.crossbar.output_percentile
+        )
+        expected_share = 1.0 - percentile / 100.0
+        share = n_clipped / n_values
+        if share > max(_CLIP_WARNING_FACTOR * expected_share, _CLIP_WARNING_FLOOR):
+            warnings.warn(
+                f"{share:.2%} of the {what} of this batch fell outside the calibrated {converter} "
+                f"range and were clipped (calibration at the {percentile}th percentile targets "
+                f"{expected_share:.2%}). Recalibrate with representative data "
+                "(ProgrammedCrossbar.calibrate) or raise the percentile.",
+                AnalogClippingWarning,
+                stacklevel=3,
+            )
+
+    # Persistence ---------------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        del state["_cache_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cache_lock = threading.Lock()
+
+    def __repr__(self):
+        grid = f"{len(self.row_bounds) - 1}x{len(self.col_bounds) - 1}"
+        return (
+            f"ProgrammedCrossbar({self.n_inputs}x{self.n_outputs} on {self.n_tiles} tiles "
+            f"({grid}), calibrated={self.is_calibrated})"
+        )
+
+
+def _row_weighted_percentile(values, row_weights, q):
+    """``q``-th percentile of ``|values|``, each row weighted (inverted CDF)."""
+    magnitudes = np.abs(values)
+    weights = None
+    if row_weights is not None:
+        weights = np.broadcast_to(row_weights[:, None], magnitudes.shape).ravel()
+    return np.percentile(magnitudes.ravel(), q, method="inverted_cdf", weights=weights)
