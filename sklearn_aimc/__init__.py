@@ -1,0 +1,33 @@
+"""sklearn-aimc: analog in-memory computing for scikit-learn.
+
+Random-feature kernel methods and ridge readouts whose matrix-vector products
+run on a simulated phase-change-memory crossbar (the IBM HERMES chip by
+default), with a fixed-point near-memory digital stage.
+"""
+
+from .crossbar import AnalogCrossbar, ProgrammedCrossbar, WorkCounters
+from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
+from .exceptions import AnalogClippingWarning
+from .fixedpoint import FixedPointFormat, NearMemoryUnit
+from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures, AnalogSoftmaxFeatures
+from .ridge import AnalogRidge, AnalogRidgeClassifier
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AnalogArcCosineFeatures",
+    "AnalogClippingWarning",
+    "AnalogCrossbar",
+    "AnalogRandomFourierFeatures",
+    "AnalogRidge",
+    "AnalogRidgeClassifier",
+    "AnalogSoftmaxFeatures",
+    "FixedPointFormat",
+    "GenericPCM",
+    "HermesPCM",
+    "IdealPCM",
+    "NearMemoryUnit",
+    "PCMModel",
+    "ProgrammedCrossbar",
+    "WorkCounters",
+]
