@@ -483,9 +483,8 @@ class ProgrammedCrossbar:
 
     def _conductance_scale(self, W):
         """uS per weight unit, per input tile and column: ``g_max / max|W|``."""
-        w_max = np.maximum(
-            np.maximum.reduceat(W, self.row_bounds[:-1], axis=0),
-            -np.minimum.reduceat(W, self.row_bounds[:-1], axis=0),
+        w_max = np.array(
+            [np.maximum(W[lo:hi].max(axis=0), -W[lo:hi].min(axis=0)) for lo, hi in self._row_tiles()],
             dtype=np.float64,
         )
         if self.crossbar.weight_mapping == "per_tile":
@@ -494,21 +493,62 @@ class ProgrammedCrossbar:
         with np.errstate(divide="ignore"):
             return np.where(w_max > 0, self._g_total / w_max, 1.0)
 
+    def _row_tiles(self):
+        """(first, end) input row of each input tile."""
+        return list(zip(self.row_bounds[:-1].tolist(), self.row_bounds[1:].tolist()))
+
     def _rows(self, per_block):
         """Repeat a per-input-tile array (n_row_tiles, ...) to one row per input."""
         return np.repeat(per_block, np.diff(self.row_bounds), axis=0)
 
+    @property
+    def _n_stack(self):
+        """Modelled conductances per polarity (devices per polarity / devices per model)."""
+        return self.crossbar.devices_per_polarity // self.pcm.devices_per_polarity
+
+    def _device_rows(self):
+        """Input rows per task of the device simulation (about 2**18 devices, in cache)."""
+        return max(1, _BLOCK_ELEMENTS * 2 // (2 * self._n_stack * self.n_outputs))
+
     def _program_devices(self, W):
-        n_stack = self.crossbar.devices_per_polarity // self.pcm.devices_per_polarity
-        target = np.multiply(W, self._rows(self._g_per_weight / n_stack), dtype=np.float32)
+        """Program every device, in parallel blocks of input rows.
+
+        Devices are stored as (n_inputs, n_stack, 2, n_outputs): axis 2 is the
+        polarity.  Each block draws from its own keyed stream, so results do
+        not depend on the number of threads.
+        """
+        shape = (self.n_inputs, self._n_stack, 2, self.n_outputs)
+        g_prog, nu = np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32)
         g_max = np.float32(self.pcm.g_max)
-        targets = np.empty((n_stack, 2, *W.shape), dtype=np.float32)
-        np.clip(target, 0, g_max, out=targets[0, 0])
-        np.negative(target, out=target)
-        np.clip(target, 0, g_max, out=targets[0, 1])
-        targets[1:] = targets[0]
-        rng = _random.keyed_generator(self._entropy, _random.STREAM_PROGRAMMING)
-        return self.pcm.program(targets, random_state=rng)
+        scale = self._rows(self._g_per_weight / self._n_stack)
+
+        def program_rows(rows, index):
+            target = np.multiply(W[rows], scale[rows], dtype=np.float32)
+            targets = np.empty((target.shape[0], *shape[1:]), dtype=np.float32)
+            np.clip(target, 0, g_max, out=targets[:, 0, 0])
+            np.negative(target, out=target)
+            np.clip(target, 0, g_max, out=targets[:, 0, 1])
+            targets[:, 1:] = targets[:, :1]
+            rng = _random.keyed_generator(self._entropy, _random.STREAM_PROGRAMMING, index)
+            g_prog[rows], nu[rows] = self.pcm.program(targets, random_state=rng)
+
+        run_row_tasks(self.n_inputs, self._device_rows(), program_rows)
+        return g_prog, nu
+
+    def _read_devices(self, t, reduce):
+        """Apply ``reduce`` to the conductances at time ``t``, block by block.
+
+        ``reduce(g)`` maps a block of shape (rows, n_stack, 2, n_outputs) to
+        (rows, ...); the results are stacked.  Read noise of each block comes
+        from a stream keyed by the time and the block.
+        """
+        time_key = _random.float_key(t)
+
+        def read_rows(rows, index):
+            rng = _random.keyed_generator(self._entropy, _random.STREAM_READ_NOISE, time_key, index)
+            return reduce(self.pcm.at_time(self._g_prog[rows], self._nu[rows], t, random_state=rng))
+
+        return np.concatenate(run_row_tasks(self.n_inputs, self._device_rows(), read_rows))
 
     def conductances(self, t_inference=None):
         """Device conductances (uS) read ``t_inference`` seconds after programming.
@@ -517,17 +557,17 @@ class ProgrammedCrossbar:
         -------
         g : ndarray of shape (n_stack, 2, n_inputs, n_outputs)
             Axis 1 holds the positive and negative polarity; ``n_stack`` is the
-            number of modelled conductances per polarity.
+            number of modelled conductances per polarity (devices per polarity
+            divided by the devices one model conductance stands for).
         """
         t = self._time(t_inference)
         if self.crossbar.is_exact:
             raise ValueError("An exact (ideal) crossbar holds no conductances to read.")
-        rng = _random.keyed_generator(self._entropy, _random.STREAM_READ_NOISE, _random.float_key(t))
-        return self.pcm.at_time(self._g_prog, self._nu, t, random_state=rng)
+        return np.moveaxis(self._read_devices(t, lambda g: g), 0, 2)
 
     def _differential_conductance(self, t):
-        g = self.conductances(t)
-        return (g[:, 0] - g[:, 1]).sum(axis=0)
+        """G+ - G- summed over the devices of each polarity, (n_inputs, n_outputs)."""
+        return self._read_devices(t, lambda g: (g[:, :, 0] - g[:, :, 1]).sum(axis=1))
 
     # Calibration ------------------------------------------------------------
     @property
@@ -565,7 +605,7 @@ class ProgrammedCrossbar:
         self.input_range_ = np.array(
             [
                 _row_weighted_percentile(X[:, lo:hi], weights, self.crossbar.input_percentile)
-                for lo, hi in zip(self.row_bounds[:-1], self.row_bounds[1:])
+                for lo, hi in self._row_tiles()
             ]
         )
         self.input_range_[~(self.input_range_ > 0)] = 1.0
@@ -593,7 +633,7 @@ class ProgrammedCrossbar:
         input_step = self._input_step()
         return [
             codes[:, lo:hi] @ (g_diff[lo:hi] * (input_step[i] / self._g_per_weight[i])).astype(np.float32)
-            for i, (lo, hi) in enumerate(zip(self.row_bounds[:-1], self.row_bounds[1:]))
+            for i, (lo, hi) in enumerate(self._row_tiles())
         ]
 
     # Periphery --------------------------------------------------------------
@@ -700,7 +740,7 @@ class ProgrammedCrossbar:
         lsb_per_code = self._rows(input_step[:, None] / (self._g_per_weight * adc_step))
         analog = (g_diff * lsb_per_code).astype(np.float32)
         return _ReadState(
-            analog=[analog[lo:hi] for lo, hi in zip(self.row_bounds[:-1], self.row_bounds[1:])],
+            analog=[analog[lo:hi] for lo, hi in self._row_tiles()],
             noise_sigma=self._noise_sigma(adc_step),
             digital=digital,
             realised_scale=realised_scale,
@@ -849,7 +889,7 @@ class ProgrammedCrossbar:
                 task_index,
                 _random.content_key(codes),
             )
-        row_tiles = list(zip(self.row_bounds[:-1], self.row_bounds[1:]))
+        row_tiles = list(self._row_tiles())
         block_rows = max(2, _BLOCK_ELEMENTS // self.n_outputs // 2 * 2)
         buffer_shape = (min(block_rows, codes.shape[0]), self.n_outputs)
         analog = np.empty(buffer_shape, dtype=np.float32)

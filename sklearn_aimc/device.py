@@ -23,6 +23,7 @@ Two published fits are provided, both of the form of Nandakumar et al. (ICECS
 :class:`IdealPCM` programs exactly and neither drifts nor fluctuates.
 """
 
+import functools
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -48,6 +49,17 @@ def _as_conductance(g, name="g"):
     if not np.isfinite(g).all():
         raise ValueError(f"{name} contains NaN or infinite conductances.")
     return g
+
+
+def _published_curve(curve):
+    """Let a curve written for 1-D float arrays accept conductances of any shape."""
+
+    @functools.wraps(curve)
+    def any_shape(self, g):
+        g = _as_conductance(g)
+        return curve(self, g.reshape(-1)).reshape(g.shape)
+
+    return any_shape
 
 
 def _check_time(t):
@@ -124,7 +136,10 @@ class PCMModel(BaseEstimator):
         """Coefficient ``Q_s`` of the accumulated 1/f read noise at programmed ``g`` (uS)."""
 
     def _relative(self, g):
-        return np.maximum(np.abs(g) / self.g_max, _G_REL_FLOOR).astype(g.dtype, copy=False)
+        """``|g| / g_max`` floored at 1e-7, in the dtype of ``g``."""
+        g_rel = np.abs(g)
+        g_rel *= g.dtype.type(1.0 / self.g_max)
+        return np.maximum(g_rel, g.dtype.type(_G_REL_FLOOR), out=g_rel)
 
     # Simulation ------------------------------------------------------------
     def validate(self):
@@ -168,9 +183,10 @@ class PCMModel(BaseEstimator):
         prog_rng, drift_rng, fault_rng = as_generator(random_state).spawn(3)
         dtype = g_target.dtype
 
-        sigma = self.programming_std(g_target) * dtype.type(self.prog_noise_scale)
         g_prog = standard_normal(prog_rng, g_target.shape, dtype)
-        g_prog *= sigma
+        g_prog *= self.programming_std(g_target)
+        if self.prog_noise_scale != 1:
+            g_prog *= dtype.type(self.prog_noise_scale)
         g_prog += g_target
         np.maximum(g_prog, 0, out=g_prog)
 
@@ -178,7 +194,8 @@ class PCMModel(BaseEstimator):
         nu *= self.drift_exponent_std(g_target)
         nu += self.drift_exponent_mean(g_target)
         np.abs(nu, out=nu)
-        nu *= dtype.type(self.drift_scale)
+        if self.drift_scale != 1:
+            nu *= dtype.type(self.drift_scale)
 
         if self.stuck_reset_fraction or self.stuck_set_fraction:
             self._apply_faults(g_prog, nu, fault_rng)
@@ -238,7 +255,7 @@ class PCMModel(BaseEstimator):
             sigma *= dtype.type(growth * self.read_noise_scale)
             noise = standard_normal(as_generator(random_state), g.shape, dtype)
             noise *= sigma
-            noise *= np.abs(g)
+            noise *= g  # g >= 0 here: programmed conductances are clamped and decay is positive
             g += noise
             np.maximum(g, 0, out=g)
         return g
@@ -391,23 +408,23 @@ class HermesPCM(PCMModel):
     def devices_per_polarity(self):
         return self._key
 
+    @_published_curve
     def programming_std(self, g):
-        g = _as_conductance(g)
         sigma = _polynomial(g / g.dtype.type(self.g_max), self._PROGRAMMING_POLYNOMIAL[self._key])
         return np.maximum(sigma, 0, out=sigma)
 
+    @_published_curve
     def drift_exponent_mean(self, g):
-        g = _as_conductance(g)
         return _log_or_polynomial(
             self._relative(g), 0.0945, -0.0387, -0.0182, 0.0720, 0.13, 0.0736, -0.0126, -0.0436
         )
 
+    @_published_curve
     def drift_exponent_std(self, g):
-        g = _as_conductance(g)
         return _log_or_polynomial(self._relative(g), *self._DRIFT_STD[self._key])
 
+    @_published_curve
     def read_noise_coefficient(self, g):
-        g = _as_conductance(g)
         return _log_or_polynomial(self._relative(g), *self._READ_NOISE[self._key])
 
 
@@ -417,8 +434,9 @@ def _polynomial(x, coefficients):
     ``numpy.polynomial.polynomial.polyval`` promotes to float64 and allocates a
     temporary per coefficient; this keeps float32 in float32 and works in place.
     """
-    result = np.full_like(x, coefficients[-1])
-    for coefficient in coefficients[-2::-1]:
+    result = np.multiply(x, x.dtype.type(coefficients[-1]))
+    result += x.dtype.type(coefficients[-2])
+    for coefficient in coefficients[-3::-1]:
         result *= x
         result += x.dtype.type(coefficient)
     return result
@@ -488,22 +506,22 @@ class GenericPCM(PCMModel):
     t0 = 20.0
     t_read = 250e-9
 
+    @_published_curve
     def programming_std(self, g):
-        g = _as_conductance(g)
         sigma = _polynomial(g / g.dtype.type(self.g_max), (0.26348, 1.9650, -1.1731))
         sigma *= g.dtype.type(self.g_max / 25.0)
         return np.maximum(sigma, 0, out=sigma)
 
+    @_published_curve
     def drift_exponent_mean(self, g):
-        g = _as_conductance(g)
         return np.clip(-0.0155 * np.log(self._relative(g)) + 0.0244, 0.049, 0.1)
 
+    @_published_curve
     def drift_exponent_std(self, g):
-        g = _as_conductance(g)
         return np.clip(-0.0125 * np.log(self._relative(g)) - 0.0059, 0.008, 0.045)
 
+    @_published_curve
     def read_noise_coefficient(self, g):
-        g = _as_conductance(g)
         g_rel = self._relative(g)
         return np.minimum(0.0088 / np.maximum(g_rel**0.65, 1e-3), 0.2).astype(g.dtype, copy=False)
 
@@ -535,14 +553,18 @@ class IdealPCM(PCMModel):
     t0 = 1.0
     t_read = 1.0
 
+    @_published_curve
     def programming_std(self, g):
-        return np.zeros_like(_as_conductance(g))
+        return np.zeros_like(g)
 
+    @_published_curve
     def drift_exponent_mean(self, g):
-        return np.zeros_like(_as_conductance(g))
+        return np.zeros_like(g)
 
+    @_published_curve
     def drift_exponent_std(self, g):
-        return np.zeros_like(_as_conductance(g))
+        return np.zeros_like(g)
 
+    @_published_curve
     def read_noise_coefficient(self, g):
-        return np.zeros_like(_as_conductance(g))
+        return np.zeros_like(g)
