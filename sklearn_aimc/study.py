@@ -1,0 +1,229 @@
+"""Float versus simulated-chip studies of random-feature kernel methods.
+
+The building block is :func:`evaluate`: one run of the protocol of Büchel et
+al. (Nature Machine Intelligence 2024) - random features of a kernel computed
+with the projection on a device, a closed-form ridge classifier in float on
+top, test accuracy and kernel-approximation error.  :func:`demo` runs the
+package's main job, ``python -m sklearn_aimc``, on data bundled with
+scikit-learn.
+"""
+
+import time
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.linear_model import RidgeClassifier
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from .crossbar import check_device
+from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures
+from .kernels import arccos_kernel, kernel_approximation_error
+
+__all__ = ["BUNDLED_DATASETS", "demo", "evaluate", "format_table", "n_projections"]
+
+#: Datasets shipped with scikit-learn that the main job can run on (no network).
+BUNDLED_DATASETS = {
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+    "wine": load_wine,
+}
+
+#: Kernels of the paper's chip experiments.
+KERNELS = ("rbf", "arccos")
+
+
+def n_projections(n_features, k):
+    """Projections of the paper's protocol, ``s = 2**k * d - k``."""
+    return 2**k * n_features - k
+
+
+def random_features(kernel, n_components, *, gamma, sampling, device, random_state):
+    """The transformer of ``kernel`` ("rbf" or "arccos", order 0)."""
+    if kernel == "rbf":
+        return AnalogRandomFourierFeatures(
+            n_components, gamma=gamma, sampling=sampling, device=device, random_state=random_state
+        )
+    if kernel == "arccos":
+        return AnalogArcCosineFeatures(
+            n_components, order=0, sampling=sampling, device=device, random_state=random_state
+        )
+    raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+
+
+def exact_kernel(kernel, X, gamma):
+    """The kernel matrix that the random features of ``kernel`` approximate."""
+    return rbf_kernel(X, gamma=gamma) if kernel == "rbf" else arccos_kernel(X, order=0)
+
+
+def evaluate(
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    kernel="rbf",
+    gamma=0.05,
+    sampling="rff",
+    n_components=100,
+    device="ideal",
+    random_state=0,
+    alpha=0.5,
+    n_kernel_points=1000,
+):
+    """One run of the kernel-approximation protocol.
+
+    Random features of ``kernel`` are computed with the projection on
+    ``device`` (fitted on the training part, which also calibrates the chip);
+    a ridge classifier (``alpha``, intercept) is fitted in float on the
+    training features, as in the paper.
+
+    Parameters
+    ----------
+    X_train, y_train, X_test, y_test : arrays
+        A prepared split (e.g. from :func:`sklearn_aimc.datasets.load_benchmark`).
+    kernel : {"rbf", "arccos"}, default="rbf"
+        RBF with ``gamma``, or the arc-cosine kernel of order 0.
+    gamma : float, default=0.05
+        RBF parameter (the paper's value).
+    sampling : {"rff", "orf", "sorf"}, default="rff"
+    n_components : int, default=100
+        Number of projections ``s``.
+    device : {"hermes", "ideal"} or AnalogCrossbar, default="ideal"
+    random_state : int, default=0
+        Seeds the projection and the chip.
+    alpha : float, default=0.5
+        Ridge regularisation (the paper's value).
+    n_kernel_points : int, default=1000
+        The kernel error is measured on the first ``n_kernel_points`` test rows.
+
+    Returns
+    -------
+    result : dict
+        ``accuracy``, ``kernel_error``, ``seconds`` and the chip's work
+        ``counters`` (a dict).
+    """
+    start = time.perf_counter()
+    features = random_features(
+        kernel, n_components, gamma=gamma, sampling=sampling, device=device, random_state=random_state
+    )
+    phi_train = features.fit_transform(X_train)
+    phi_test = features.transform(X_test)
+    classifier = RidgeClassifier(alpha=alpha).fit(phi_train, y_train)
+    accuracy = classifier.score(phi_test, y_test)
+    points = phi_test[:n_kernel_points]
+    K = exact_kernel(kernel, X_test[:n_kernel_points], gamma)
+    kernel_error = kernel_approximation_error(K, points @ points.T)
+    return {
+        "accuracy": float(accuracy),
+        "kernel_error": float(kernel_error),
+        "seconds": time.perf_counter() - start,
+        "counters": features.crossbar_.counters.as_dict(),
+    }
+
+
+def load_bundled(name, random_state=0, dtype=np.float32):
+    """A bundled scikit-learn dataset, split 50 / 50 (stratified) and z-scored on train."""
+    if name not in BUNDLED_DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(BUNDLED_DATASETS)}, got {name!r}.")
+    X, y = BUNDLED_DATASETS[name](return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, train_size=0.5, stratify=y, random_state=random_state
+    )
+    scaler = StandardScaler().fit(X_train)
+    return (
+        scaler.transform(X_train).astype(dtype),
+        scaler.transform(X_test).astype(dtype),
+        y_train,
+        y_test,
+    )
+
+
+def format_table(header, rows):
+    """Plain-text table with right-aligned numeric columns."""
+    cells = [list(map(str, header))] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate(cells):
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _mean_std(values, scale=1.0, digits=2):
+    values = np.asarray(values) * scale
+    return f"{values.mean():.{digits}f} +- {values.std():.{digits}f}"
+
+
+def demo(dataset="breast_cancer", *, k=3, n_seeds=5, gamma=0.05, device="hermes", print_fn=print):
+    """The main job: float versus simulated-HERMES random-feature classification.
+
+    For RFF, ORF and SORF with ``s = 2**k d - k`` projections of the RBF
+    kernel, trains a ridge classifier (alpha 0.5) on features computed in
+    float and on the simulated chip, over ``n_seeds`` seeds, and prints test
+    accuracy, kernel-approximation error and the chip's work counters.
+
+    Parameters
+    ----------
+    dataset : {"breast_cancer", "digits", "wine"}, default="breast_cancer"
+    k : int, default=3
+    n_seeds : int, default=5
+    gamma : float, default=0.05
+    device : {"hermes", "ideal"} or AnalogCrossbar, default="hermes"
+        The simulated chip compared with float.
+    print_fn : callable, default=print
+
+    Returns
+    -------
+    results : list of dict
+        One per (sampling, seed): float and chip accuracy and kernel error.
+    """
+    start = time.perf_counter()
+    chip = check_device(device)
+    X_train, X_test, y_train, y_test = load_bundled(dataset)
+    s = n_projections(X_train.shape[1], k)
+    print_fn(
+        f"sklearn-aimc: RBF random features (gamma={gamma}, s = 2^{k} d - {k} = {s} projections) + "
+        f"ridge classifier (alpha=0.5)\ndataset {dataset}: {X_train.shape[0]} train / "
+        f"{X_test.shape[0]} test samples, d = {X_train.shape[1]}; {n_seeds} seeds; "
+        f"chip: {type(chip.pcm).__name__ if not isinstance(chip.pcm, str) else chip.pcm} devices, "
+        f"{chip.tile_size}x{chip.tile_size} tiles, {chip.dac_bits}-bit DAC, {chip.adc_bits}-bit ADC, "
+        f"read {chip.t_inference:g} s after programming\n"
+    )
+    results, rows = [], []
+    for sampling in ("rff", "orf", "sorf"):
+        runs = []
+        for seed in range(n_seeds):
+            split = (X_train, y_train, X_test, y_test)
+            common = dict(gamma=gamma, sampling=sampling, n_components=s, random_state=seed)
+            exact = evaluate(*split, device="ideal", **common)
+            analog = evaluate(*split, device=chip, **common)
+            runs.append({"sampling": sampling, "seed": seed, "float": exact, "chip": analog})
+        results += runs
+        accuracy = {kind: [run[kind]["accuracy"] for run in runs] for kind in ("float", "chip")}
+        error = {kind: [run[kind]["kernel_error"] for run in runs] for kind in ("float", "chip")}
+        drop = np.subtract(accuracy["float"], accuracy["chip"])
+        rows.append(
+            [
+                sampling.upper(),
+                _mean_std(accuracy["float"], 100),
+                _mean_std(accuracy["chip"], 100),
+                _mean_std(drop, 100),
+                _mean_std(error["float"], digits=3),
+                _mean_std(error["chip"], digits=3),
+            ]
+        )
+    header = ["method", "float acc (%)", "chip acc (%)", "drop (pp)", "float K error", "chip K error"]
+    print_fn(format_table(header, rows))
+    counters = results[-1]["chip"]["counters"]
+    print_fn(
+        f"\nwork of one chip run (fit + transform of train and test): {counters['n_tiles']} tiles, "
+        f"{counters['input_vectors']} input vectors, {counters['core_mvms']} core MVMs, "
+        f"{counters['adc_conversions']} ADC conversions, {counters['clipped_inputs']} clipped inputs, "
+        f"{counters['clipped_outputs']} clipped outputs; estimated {counters['energy_joules'] * 1e6:.1f} uJ, "
+        f"{counters['latency_seconds'] * 1e3:.2f} ms on HERMES cores"
+    )
+    print_fn(f"total time {time.perf_counter() - start:.1f} s")
+    return results
