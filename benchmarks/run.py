@@ -1,0 +1,249 @@
+"""Benchmark suite of sklearn-aimc.
+
+Every figure is a ratio against a baseline timed in the same run, on the same
+data: the simulator's cost is judged against the float code it imitates.
+Times are medians of repeated runs after a warm-up; baseline and candidate
+runs alternate, so slow drifts of the machine hit both alike.  Peak memory is
+measured with :mod:`tracemalloc` (numpy reports its allocations to it) in
+separate runs, as a multiple of the output array.
+
+Usage::
+
+    python benchmarks/run.py                 # the whole suite (about 15 minutes on 2 cores)
+    python benchmarks/run.py --quick         # small shapes, a smoke test (about a minute)
+    python benchmarks/run.py --only core transform
+
+Sections: ``core`` (issue targets of the crossbar: programming a 4096 x 4096
+matrix, HERMES ``matmul`` of 100000 x 64 against 64 x 4096 vs ``X @ W``, with
+peak memory), ``transform`` (AnalogRandomFourierFeatures vs RBFSampler),
+``crossbar`` (matmul and programming from 1 to 16 x 16 tiles), ``ridge``
+(AnalogRidgeClassifier vs RidgeClassifier), ``memory`` (peak memory of
+transform on 1e6 rows), ``scaling`` (time against rows and tiles).
+"""
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import scipy
+import sklearn
+from sklearn.kernel_approximation import RBFSampler
+from sklearn.linear_model import RidgeClassifier
+from threadpoolctl import threadpool_info
+
+import sklearn_aimc
+from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def median_times(functions, repeats):
+    """Median wall time of each function, runs interleaved after one warm-up each."""
+    for function in functions:
+        function()
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for index, function in enumerate(functions):
+            gc.collect()
+            start = time.perf_counter()
+            function()
+            times[index].append(time.perf_counter() - start)
+    return [statistics.median(run) for run in times]
+
+
+def peak_memory(function):
+    """Peak bytes allocated while ``function`` runs (its result included)."""
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    result = function()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak, result
+
+
+def table(header, rows):
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        lines.append("| " + " | ".join(str(c).rjust(w) for c, w in zip(row, widths)) + " |")
+    return "\n".join(lines)
+
+
+def machine():
+    blas = [f"{lib['internal_api']} {lib['version']} ({lib['num_threads']} threads)" for lib in threadpool_info()]
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}, sklearn-aimc {sklearn_aimc.__version__}; "
+        f"BLAS: {', '.join(blas)}"
+    )
+
+
+def bench_core(quick, repeats):
+    """Issue targets of the crossbar itself."""
+    rng = np.random.default_rng(0)
+    n_rows, n_in, n_out = (10_000, 64, 1024) if quick else (100_000, 64, 4096)
+    rows = []
+    for name, dtype in DTYPES.items():
+        X = rng.standard_normal((n_rows, n_in)).astype(dtype)
+        W = rng.standard_normal((n_in, n_out)).astype(dtype)
+        chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+        chip.matmul(X[:10])  # derive the read state outside the timing
+        t_float, t_chip = median_times([lambda: X @ W, lambda: chip.matmul(X)], repeats)
+        peak, Y = peak_memory(lambda: chip.matmul(X))
+        rows.append(
+            [f"HERMES matmul {n_rows}x{n_in} @ {n_in}x{n_out}", name, f"{t_float:.3f}", f"{t_chip:.3f}",
+             f"{t_chip / t_float:.2f}x", f"{peak / Y.nbytes:.2f}x"]
+        )
+    size = 1024 if quick else 4096
+    W = rng.standard_normal((size, size))
+    crossbar = AnalogCrossbar()
+    (t_program,) = median_times([lambda: crossbar.program(W, random_state=0)], max(1, repeats // 2))
+    rows.append([f"program {size}x{size} ({(size // 256) ** 2} tiles)", "float64", "", f"{t_program:.3f}", "", ""])
+    print(table(["case", "dtype", "X @ W (s)", "chip (s)", "ratio", "peak mem / output"], rows))
+
+
+def bench_transform(quick, repeats):
+    """AnalogRandomFourierFeatures (ideal, HERMES) vs RBFSampler at equal output size."""
+    rng = np.random.default_rng(0)
+    grid = [(n, d, f) for n in ((2_000, 10_000) if quick else (10_000, 100_000)) for d in (8, 64)
+            for f in ((512, 2048) if quick else (512, 8192))]
+    rows = []
+    for name, dtype in DTYPES.items():
+        for n_rows, n_features, n_out in grid:
+            X = rng.standard_normal((n_rows, n_features)).astype(dtype)
+            baseline = RBFSampler(n_components=n_out, gamma=0.05, random_state=0).fit(X)
+            ideal = AnalogRandomFourierFeatures(n_out // 2, gamma=0.05, device="ideal", random_state=0).fit(X)
+            hermes = AnalogRandomFourierFeatures(n_out // 2, gamma=0.05, device="hermes", random_state=0).fit(X)
+            t_base, t_ideal, t_hermes = median_times(
+                [lambda: baseline.transform(X), lambda: ideal.transform(X), lambda: hermes.transform(X)],
+                repeats,
+            )
+            rows.append([name, n_rows, n_features, n_out, f"{t_base:.3f}", f"{t_ideal / t_base:.2f}x",
+                         f"{t_hermes / t_base:.2f}x"])
+    print(table(["dtype", "rows", "features", "outputs", "RBFSampler (s)", "ideal / RBF", "HERMES / RBF"], rows))
+
+
+def bench_crossbar(quick, repeats):
+    """matmul and programming from one tile up to 16 x 16 tiles."""
+    rng = np.random.default_rng(0)
+    n_rows = 2_000 if quick else 10_000
+    rows = []
+    for tiles in ((1, 2, 4) if quick else (1, 2, 4, 8, 16)):
+        size = 256 * tiles
+        W = rng.standard_normal((size, size)).astype(np.float32)
+        X = rng.standard_normal((n_rows, size)).astype(np.float32)
+        crossbar = AnalogCrossbar()
+        t_program, t_calibrate = median_times(
+            [lambda: crossbar.program(W, random_state=0),
+             lambda: crossbar.program(W, random_state=0).calibrate(X)], max(1, repeats // 2))
+        chip = crossbar.program(W, calibration_inputs=X, random_state=0)
+        chip.matmul(X[:2])
+        t_float, t_chip = median_times([lambda: X @ W, lambda: chip.matmul(X)], repeats)
+        rows.append([f"{tiles}x{tiles}", f"{size}x{size}", f"{t_program:.3f}", f"{t_calibrate - t_program:.3f}",
+                     f"{t_float:.3f}", f"{t_chip:.3f}", f"{t_chip / t_float:.2f}x"])
+    print(f"float32, {n_rows} input rows")
+    print(table(["tiles", "matrix", "program (s)", "calibrate (s)", "X @ W (s)", "matmul (s)", "ratio"], rows))
+
+
+def bench_ridge(quick, repeats):
+    """AnalogRidgeClassifier fit / predict vs RidgeClassifier on random features."""
+    rng = np.random.default_rng(0)
+    n_rows, n_features = (5_000, 512) if quick else (50_000, 2048)
+    X = rng.standard_normal((n_rows, n_features)).astype(np.float32)
+    y = (X[:, :10].sum(axis=1) > 0).astype(int)
+    rows = []
+    for device in ("ideal", "hermes"):
+        baseline = RidgeClassifier(alpha=0.5)
+        analog = AnalogRidgeClassifier(alpha=0.5, device=device, random_state=0)
+        t_fit_base, t_fit = median_times([lambda: baseline.fit(X, y), lambda: analog.fit(X, y)], repeats)
+        t_pred_base, t_pred = median_times([lambda: baseline.predict(X), lambda: analog.predict(X)], repeats)
+        rows.append([device, f"{t_fit_base:.3f}", f"{t_fit / t_fit_base:.2f}x", f"{t_pred_base:.3f}",
+                     f"{t_pred / t_pred_base:.2f}x"])
+    print(f"float32, {n_rows} x {n_features}, binary")
+    print(table(["device", "RidgeClassifier fit (s)", "fit ratio", "predict (s)", "predict ratio"], rows))
+
+
+def bench_memory(quick, repeats):
+    """Peak memory of transform against the size of its output."""
+    rng = np.random.default_rng(0)
+    n_rows = 100_000 if quick else 1_000_000
+    rows = []
+    for name, dtype in DTYPES.items():
+        X = rng.standard_normal((n_rows, 16)).astype(dtype)
+        for device in ("ideal", "hermes"):
+            features = AnalogRandomFourierFeatures(256, gamma=0.05, device=device, random_state=0).fit(X[:10_000])
+            peak, Z = peak_memory(lambda: features.transform(X))
+            rows.append([name, device, f"{n_rows}x512", f"{Z.nbytes / 2**20:.0f}", f"{peak / 2**20:.0f}",
+                         f"{peak / Z.nbytes:.2f}x"])
+            del Z
+        peak, Z = peak_memory(lambda: RBFSampler(n_components=512, random_state=0).fit(X[:10]).transform(X))
+        rows.append([name, "RBFSampler", f"{n_rows}x512", f"{Z.nbytes / 2**20:.0f}", f"{peak / 2**20:.0f}",
+                     f"{peak / Z.nbytes:.2f}x"])
+        del Z
+    print(table(["dtype", "transform", "output", "output (MiB)", "peak (MiB)", "peak / output"], rows))
+
+
+def bench_scaling(quick, repeats):
+    """Time of a HERMES transform against rows, and of matmul against tiles."""
+    rng = np.random.default_rng(0)
+    row_counts = (2_500, 5_000, 10_000, 20_000) if quick else (12_500, 25_000, 50_000, 100_000, 200_000)
+    X = rng.standard_normal((row_counts[-1], 32)).astype(np.float32)
+    features = AnalogRandomFourierFeatures(1024, gamma=0.05, random_state=0).fit(X[:10_000])
+    times = median_times([lambda n=n: features.transform(X[:n]) for n in row_counts], repeats)
+    slope, intercept = np.polyfit(row_counts, times, 1)
+    rows = [[n, f"{t:.3f}", f"{t / n * 1e6:.2f}"] for n, t in zip(row_counts, times)]
+    print("HERMES transform, 32 features -> 2048 outputs, float32")
+    print(table(["rows", "time (s)", "us per row"], rows))
+    residual = np.max(np.abs(np.polyval([slope, intercept], row_counts) - times) / times)
+    print(f"linear fit: {slope * 1e6:.2f} us/row + {intercept * 1e3:.1f} ms, max relative residual {residual:.1%}")
+    rows = []
+    n_rows = 5_000 if quick else 20_000
+    X = rng.standard_normal((n_rows, 256)).astype(np.float32)
+    for n_col_tiles in (1, 2, 4, 8, 16):
+        W = rng.standard_normal((256, 256 * n_col_tiles)).astype(np.float32)
+        chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+        chip.matmul(X[:2])
+        (t_chip,) = median_times([lambda: chip.matmul(X)], repeats)
+        rows.append([chip.n_tiles, f"{t_chip:.3f}", f"{t_chip / chip.n_tiles * 1e3:.1f}"])
+    print(f"\nHERMES matmul of {n_rows} x 256 rows against 256 x (256 * tiles), float32")
+    print(table(["tiles", "time (s)", "ms per tile"], rows))
+
+
+SECTIONS = {
+    "core": bench_core,
+    "transform": bench_transform,
+    "crossbar": bench_crossbar,
+    "ridge": bench_ridge,
+    "memory": bench_memory,
+    "scaling": bench_scaling,
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes: a smoke test")
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="sections to run")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per case (default 5, quick 3)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    print(f"# sklearn-aimc benchmarks ({'quick' if args.quick else 'full'}), {time.strftime('%Y-%m-%d %H:%M')}")
+    print(machine())
+    for name in args.only or SECTIONS:
+        print(f"\n## {name}\n")
+        start = time.perf_counter()
+        SECTIONS[name](args.quick, repeats)
+        print(f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
