@@ -64,7 +64,7 @@ _CLIP_WARNING_FLOOR = 1e-3
 _MAX_CALIBRATION_ROWS = 1024
 # Outputs per parallel task (the unit of output-noise seeding) and per block
 # processed inside a task (about 0.5 MB of float32, so a block stays in cache).
-_TASK_ELEMENTS = 1 << 21
+_TASK_ELEMENTS = 1 << 19
 _BLOCK_ELEMENTS = 1 << 17
 # Conductance states kept per programmed crossbar (one per time read).
 _STATE_CACHE_SIZE = 2
@@ -661,6 +661,13 @@ class ProgrammedCrossbar:
             np.clip(codes, -full_scale, full_scale, out=codes)
         return codes.astype(np.float32, copy=False), n_clipped
 
+    def _compact_codes(self, codes):
+        """The input codes in the narrowest exact integer type, for hashing."""
+        dac_bits = self.crossbar.dac_bits
+        if dac_bits is None:
+            return codes
+        return codes.astype(np.int8 if dac_bits <= 8 else np.int16 if dac_bits <= 16 else np.int32)
+
     def _adc(self, y):
         """Quantise analog outputs (in LSBs) in place; returns the clip count."""
         full_scale = 2 ** (self.crossbar.adc_bits - 1) - 1
@@ -887,7 +894,7 @@ class ProgrammedCrossbar:
                 _random.STREAM_OUTPUT_NOISE,
                 _random.float_key(t),
                 task_index,
-                _random.content_key(codes),
+                _random.content_key(self._compact_codes(codes)),
             )
         row_tiles = list(self._row_tiles())
         block_rows = max(2, _BLOCK_ELEMENTS // self.n_outputs // 2 * 2)
