@@ -644,10 +644,12 @@ class ProgrammedCrossbar:
         return ranges / (2 ** (dac_bits - 1) - 1) if dac_bits else ranges
 
     def _adc_step(self):
-        """Real output per ADC code step, per input tile and column."""
-        ranges = np.repeat(self.adc_range_, np.diff(self.col_bounds), axis=1)
+        """Real output per ADC code step, per input tile and column (1 without an ADC)."""
         adc_bits = self.crossbar.adc_bits
-        return ranges / (2 ** (adc_bits - 1) - 1) if adc_bits else np.ones_like(ranges)
+        if adc_bits is None:
+            return np.ones((len(self.row_bounds) - 1, self.n_outputs))
+        ranges = np.repeat(self.adc_range_, np.diff(self.col_bounds), axis=1)
+        return ranges / (2 ** (adc_bits - 1) - 1)
 
     def _dac(self, X):
         """Input codes (float32 holding integers when quantised) and the clip count."""
@@ -869,9 +871,15 @@ class ProgrammedCrossbar:
         clips = run_row_tasks(n_samples, self._task_rows(), read_rows)
         clipped_inputs, clipped_outputs = np.sum(clips, axis=0, dtype=np.int64)
         self.counters.add(clipped_inputs=clipped_inputs, clipped_outputs=clipped_outputs)
-        self._warn_if_clipping(clipped_inputs, n_samples * self.n_inputs, "inputs", "DAC")
         self._warn_if_clipping(
-            clipped_outputs, n_samples * self.n_outputs * (len(self.row_bounds) - 1), "outputs", "ADC"
+            (clipped_inputs, n_samples * self.n_inputs, "inputs", "DAC", self.crossbar.input_percentile),
+            (
+                clipped_outputs,
+                n_samples * self.n_outputs * (len(self.row_bounds) - 1),
+                "outputs",
+                "ADC",
+                self.crossbar.output_percentile,
+            ),
         )
 
     def _exact_product(self, X):
@@ -938,22 +946,28 @@ class ProgrammedCrossbar:
             codes, coefficients, out, input_bits=self.crossbar.adc_bits, work=work
         )
 
-    def _warn_if_clipping(self, n_clipped, n_values, what, converter):
-        if not n_clipped or not n_values:
-            return
-        percentile = (
-            self.crossbar.input_percentile if what == "inputs" else self.crossbar.output_percentile
-        )
-        expected_share = 1.0 - percentile / 100.0
-        share = n_clipped / n_values
-        if share > max(_CLIP_WARNING_FACTOR * expected_share, _CLIP_WARNING_FLOOR):
+    def _warn_if_clipping(self, *converters):
+        """One warning per read when any converter clipped an unusual share of the batch.
+
+        Each converter is ``(n_clipped, n_values, what, name, percentile)``;
+        unusual means more than 10 times the share the calibration percentile
+        implies (and at least 0.1 %).
+        """
+        reports = []
+        for n_clipped, n_values, what, name, percentile in converters:
+            expected_share = 1.0 - percentile / 100.0
+            share = n_clipped / n_values if n_values else 0.0
+            if share > max(_CLIP_WARNING_FACTOR * expected_share, _CLIP_WARNING_FLOOR):
+                reports.append(
+                    f"{share:.2%} of the {what} fell outside the calibrated {name} range and were "
+                    f"clipped (calibration at the {percentile}th percentile targets {expected_share:.2%})"
+                )
+        if reports:
             warnings.warn(
-                f"{share:.2%} of the {what} of this batch fell outside the calibrated {converter} "
-                f"range and were clipped (calibration at the {percentile}th percentile targets "
-                f"{expected_share:.2%}). Recalibrate with representative data "
-                "(ProgrammedCrossbar.calibrate) or raise the percentile.",
+                "In this read, " + "; ".join(reports) + ". Recalibrate with representative data "
+                "(ProgrammedCrossbar.calibrate) or raise the calibration percentile.",
                 AnalogClippingWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     # Persistence ---------------------------------------------------------------
