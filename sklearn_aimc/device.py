@@ -138,7 +138,7 @@ class PCMModel(BaseEstimator):
     def _relative(self, g):
         """``|g| / g_max`` floored at 1e-7, in the dtype of ``g``."""
         g_rel = np.abs(g)
-        g_rel *= g.dtype.type(1.0 / self.g_max)
+        g_rel /= g.dtype.type(self.g_max)
         return np.maximum(g_rel, g.dtype.type(_G_REL_FLOOR), out=g_rel)
 
     # Simulation ------------------------------------------------------------
@@ -385,6 +385,12 @@ class HermesPCM(PCMModel):
             stuck_set_fraction=stuck_set_fraction,
         )
         self.num_devices = num_devices
+
+    def validate(self):
+        super().validate()
+        if isinstance(self.num_devices, bool):  # True == 1 would pass the {1, 2} check
+            raise ValueError(f"HermesPCM supports num_devices 1 or 2, got {self.num_devices!r}.")
+        return self
 
     @property
     def _key(self):

@@ -39,6 +39,7 @@ __all__ = [
 ROUNDING_MODES = ("half_even", "floor", "stochastic")
 
 _MAX_WORD_BITS = 62  # leaves headroom for products and sums in int64
+_NO_CONSTRAINT = -(2**40)  # exponent bound of an all-zero group
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def quantize(x, fmt, rounding="half_even", random_state=None):
     [0, -1]
     """
     _check_rounding(rounding)
-    scaled = np.ldexp(np.asarray(x, dtype=np.float64), fmt.fractional_bits)
+    scaled = np.array(np.ldexp(np.asarray(x, dtype=np.float64), fmt.fractional_bits))
     if np.isnan(scaled).any():
         raise ValueError("Cannot quantise NaN values to a fixed-point format.")
     if rounding == "half_even":
@@ -188,8 +189,9 @@ def quantize(x, fmt, rounding="half_even", random_state=None):
     else:
         scaled += as_generator(random_state).random(scaled.shape)
         np.floor(scaled, out=scaled)
+    # Clip in float first (codes beyond 2**53 are not exact there), then exactly.
     np.clip(scaled, fmt.min_code, fmt.max_code, out=scaled)
-    return scaled.astype(np.int64)
+    return np.clip(scaled.astype(np.int64), fmt.min_code, fmt.max_code)
 
 
 def shift_round(codes, shift, rounding="half_even", random_state=None):
@@ -316,11 +318,14 @@ class NearMemoryUnit(BaseEstimator):
         Format of the offset register: signed, 7 integer (sign included) and
         1 fractional bit, as reported for the same NMPU.
     output_format : FixedPointFormat or None, default=None
-        Format the result is requantised to (saturating).  ``None`` keeps the
-        exact accumulator value, which is what a digital consumer of full
+        Format the result is requantised to (saturating), in units of the
+        group's shared power-of-two scale: a code ``c`` stands for
+        ``c * 2**(exponent - output_format.fractional_bits)``.  ``None`` keeps
+        the exact accumulator value, which is what a digital consumer of full
         precision (the estimators' cos / sin / exp stages) receives.  Set it to
-        e.g. ``FixedPointFormat(8, 0)`` to model handing 8-bit codes to the next
-        crossbar layer, as in the chip's layer-to-layer data flow.
+        e.g. ``FixedPointFormat(9, 0)`` to model handing integer codes to the
+        next crossbar layer; its integer bits must hold the largest
+        ``scale * x + offset`` of a group.
     relu : bool, default=False
         Apply ``max(y, 0)`` before requantisation.
     rounding : {"half_even", "floor", "stochastic"}, default="half_even"
@@ -380,7 +385,9 @@ class NearMemoryUnit(BaseEstimator):
             Real offset of each column (zero when None).
         group_starts : array-like of int, default=None
             First column of each group sharing one exponent (e.g. the first
-            column of each tile); one group when None.
+            column of each tile); one group when None.  Each group's exponent
+            is the smallest that fits both its scales and its offsets, so no
+            coefficient saturates.
         random_state : int, Generator, RandomState or None, default=None
             Only used with stochastic rounding.
 
@@ -400,7 +407,13 @@ class NearMemoryUnit(BaseEstimator):
                 "Negative scales need a signed scale_format; the default NMPU scale "
                 "format is unsigned (UQ1.7)."
             )
-        exponents = self._group_exponents(np.abs(scale), group_starts)
+        if not self.offset_format.signed and (offset < 0).any():
+            raise ValueError("Negative offsets need a signed offset_format.")
+        exponents = np.maximum(
+            self._group_exponents(np.abs(scale), self.scale_format, group_starts),
+            self._group_exponents(np.abs(offset), self.offset_format, group_starts),
+        )
+        exponents[exponents == _NO_CONSTRAINT] = 0
         rng = as_generator(random_state) if self.rounding == "stochastic" else None
         scale_codes = quantize(np.ldexp(scale, -exponents), self.scale_format, self.rounding, rng)
         offset_codes = quantize(np.ldexp(offset, -exponents), self.offset_format, self.rounding, rng)
@@ -412,8 +425,9 @@ class NearMemoryUnit(BaseEstimator):
             offset_fractional_bits=self.offset_format.fractional_bits,
         )
 
-    def _group_exponents(self, magnitude, group_starts):
-        """Smallest power of two per group that brings every scale into range."""
+    @staticmethod
+    def _group_exponents(magnitude, fmt, group_starts):
+        """Smallest power of two per group that brings every magnitude into ``fmt``."""
         n_columns = magnitude.shape[-1]
         starts = np.zeros(1, dtype=np.intp) if group_starts is None else np.asarray(group_starts)
         if starts.ndim != 1 or starts.size == 0 or starts[0] != 0 or (np.diff(starts) <= 0).any() or (
@@ -423,9 +437,11 @@ class NearMemoryUnit(BaseEstimator):
                 "group_starts must be strictly increasing column indices starting at 0."
             )
         group_max = np.maximum.reduceat(magnitude, starts, axis=-1)
+        limit = fmt.max_value
         with np.errstate(divide="ignore"):
-            exponents = np.ceil(np.log2(group_max / self.scale_format.max_value))
-        exponents = np.where(group_max > 0, exponents, 0).astype(np.int64)
+            exponents = np.where(group_max > 0, np.ceil(np.log2(group_max / limit)), 0).astype(np.int64)
+        exponents += np.ldexp(group_max, -exponents) > limit  # log2 rounding at exact powers
+        exponents = np.where(group_max > 0, exponents, _NO_CONSTRAINT)
         sizes = np.diff(np.append(starts, n_columns))
         return np.repeat(exponents, sizes, axis=-1)
 
