@@ -1,5 +1,6 @@
 """Row-parallel execution shared by the crossbar and the estimators."""
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,9 @@ __all__ = ["available_threads", "row_tasks", "run_row_tasks"]
 _pools = {}
 _pools_lock = threading.Lock()
 _controller = None
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limit = None
 
 
 def _blas():
@@ -20,6 +24,30 @@ def _blas():
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller.select(user_api="blas")
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Hold BLAS to one thread while any caller, in any thread, is inside.
+
+    threadpoolctl's limits save and restore a global state, so nested or
+    concurrent uses from several threads would restore each other's limits
+    in the wrong order; a count of the users makes the first one set the
+    limit and the last one lift it.
+    """
+    global _blas_users, _blas_limit
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limit = _blas().limit(limits=1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limit.restore_original_limits()
+                _blas_limit = None
 
 
 def available_threads():
@@ -76,7 +104,7 @@ def run_row_tasks(n_rows, task_rows, function):
     """
     tasks = row_tasks(n_rows, task_rows)
     n_threads = min(len(tasks), available_threads()) if len(tasks) > 1 else 1
-    with _blas().limit(limits=1):
+    with single_threaded_blas():
         if n_threads <= 1:
             return [function(rows, index) for index, rows in enumerate(tasks)]
         futures = [_pool(n_threads).submit(function, rows, index) for index, rows in enumerate(tasks)]

@@ -223,8 +223,9 @@ class AnalogCrossbar(BaseEstimator):
     output_noise : float, default=0.04
         Standard deviation of the additive Gaussian noise of every analog
         output, in units of one full-scale input times one full-scale weight
-        (Rasch et al. 2023, standard AIMC inference preset).  Drawn afresh at
-        every read.
+        (Rasch et al. 2023, standard AIMC inference preset).  Independent for
+        every output of every read; seeded by the chip's seed, the read time
+        and the input codes, so reading the same inputs again reproduces it.
     weight_mapping : {"per_column", "per_tile"}, default="per_column"
         Conductance scale of the weights: ``g_max / max|W|`` per column of each
         tile (the NMPU's per-column scale undoes it) or one per tile.
@@ -465,6 +466,11 @@ class ProgrammedCrossbar:
         self.counters = WorkCounters(n_tiles=self.n_tiles)
         self._entropy = entropy
         self._nmpu = crossbar.nmpu if isinstance(crossbar.nmpu, NearMemoryUnit) else NearMemoryUnit()
+        # A ReLU acts on the layer's output: with several input tiles, after
+        # their partial sums are added, not in each core's unit.
+        self._relu_after_sum = self._nmpu.relu and len(self.row_bounds) > 2
+        if self._relu_after_sum:
+            self._nmpu = clone(self._nmpu).set_params(relu=False)
         self._cache = {}
         self._cache_lock = threading.Lock()
         self._compensation_reference = None
@@ -817,11 +823,12 @@ class ProgrammedCrossbar:
         Y : ndarray of shape (n_samples, n_outputs)
         """
         X = self._check_inputs(X)
+        t = self._time(t_inference)
         if self.crossbar.is_exact:
             self._count_reads(X.shape[0])
             return self._exact_product(X)
         out = np.empty((X.shape[0], self.n_outputs), dtype=X.dtype)
-        self._read(X, self._time(t_inference), out=out)
+        self._read(X, t, out=out)
         return out
 
     def map_matmul(self, X, function, t_inference=None):
@@ -843,19 +850,23 @@ class ProgrammedCrossbar:
             As in :meth:`matmul`.
         """
         X = self._check_inputs(X)
+        t = self._time(t_inference)
         if self.crossbar.is_exact:
             self._count_reads(X.shape[0])
-            return run_row_tasks(
+            run_row_tasks(
                 X.shape[0],
                 self._task_rows(),
                 lambda rows, _: function(rows, self._exact_product(X[rows])),
             )
-        self._read(X, self._time(t_inference), consumer=function)
+        else:
+            self._read(X, t, consumer=function)
 
     def _count_reads(self, n_samples):
+        # Every core has its own DACs and ADCs: an input value is converted once
+        # per column tile, an output once per input tile.
         self.counters.add(
             input_vectors=n_samples,
-            dac_conversions=n_samples * self.n_inputs,
+            dac_conversions=n_samples * self.n_inputs * (len(self.col_bounds) - 1),
             adc_conversions=n_samples * self.n_outputs * (len(self.row_bounds) - 1),
         )
 
@@ -926,6 +937,8 @@ class ProgrammedCrossbar:
                 self._digital(y, state.digital[i], target, None if work is None else work[:n])
                 if i > 0:
                     block_out += target
+            if self._relu_after_sum:
+                np.maximum(block_out, 0, out=block_out)
             if consumer is not None:
                 consumer(slice(rows.start + block.start, rows.start + block.stop), block_out)
         return clipped_inputs, clipped_outputs
