@@ -179,7 +179,8 @@ def quantize(x, fmt, rounding="half_even", random_state=None):
     [0, -1]
     """
     _check_rounding(rounding)
-    scaled = np.array(np.ldexp(np.asarray(x, dtype=np.float64), fmt.fractional_bits))
+    with np.errstate(over="ignore"):  # values beyond float64 saturate like infinities
+        scaled = np.array(np.ldexp(np.asarray(x, dtype=np.float64), fmt.fractional_bits))
     if np.isnan(scaled).any():
         raise ValueError("Cannot quantise NaN values to a fixed-point format.")
     if rounding == "half_even":
