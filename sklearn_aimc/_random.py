@@ -21,6 +21,7 @@ __all__ = ["as_generator", "entropy_from", "keyed_generator", "standard_normal"]
 STREAM_PROGRAMMING = 1
 STREAM_READ_NOISE = 2
 STREAM_OUTPUT_NOISE = 3
+STREAM_CALIBRATION = 4
 
 
 def entropy_from(random_state):

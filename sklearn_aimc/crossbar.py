@@ -60,6 +60,8 @@ DEFAULT_T_INFERENCE = 3600.0
 # calibration percentile implies (and at least this floor share).
 _CLIP_WARNING_FACTOR = 10.0
 _CLIP_WARNING_FLOOR = 1e-3
+# Random +-1 input vectors of a global drift-compensation read.
+_COMPENSATION_PROBES = 64
 # Rows of calibration data used for range calibration (deterministic stride).
 _MAX_CALIBRATION_ROWS = 1024
 # Outputs per parallel task (the unit of output-noise seeding) and per block
@@ -240,10 +242,11 @@ class AnalogCrossbar(BaseEstimator):
         Changing it on a programmed crossbar reads the same devices at another
         time, see :meth:`ProgrammedCrossbar.matmul`.
     drift_compensation : {"global", "per_column"} or None, default="global"
-        Global: one gain per tile from a calibration read with an all-ones
-        input, compared with the same read right after programming (as on the
-        chip).  Per column: one gain per column, from reading each row alone.
-        None leaves drift uncompensated.
+        Global: one gain per tile from a calibration read (mean column
+        current for a fixed set of 64 random +-1 inputs), compared with the
+        same read right after programming, as on the chip.  Per column: one
+        gain per column, from reading each row alone.  None leaves drift
+        uncompensated.
     nmpu : NearMemoryUnit, "float" or None, default=None
         Digital stage after the ADCs.  None uses
         :class:`~sklearn_aimc.fixedpoint.NearMemoryUnit` with its published
@@ -496,8 +499,11 @@ class ProgrammedCrossbar:
         if self.crossbar.weight_mapping == "per_tile":
             tile_max = np.maximum.reduceat(w_max, self.col_bounds[:-1], axis=1)
             w_max = np.repeat(tile_max, np.diff(self.col_bounds), axis=1)
+        # A column of zero weights (within an input tile) is read with a digital
+        # gain of 0: its devices sit at RESET and it adds nothing, noise included.
+        self._live_columns = w_max > 0
         with np.errstate(divide="ignore"):
-            return np.where(w_max > 0, self._g_total / w_max, 1.0)
+            return np.where(self._live_columns, self._g_total / w_max, self._g_total)
 
     def _row_tiles(self):
         """(first, end) input row of each input tile."""
@@ -722,14 +728,25 @@ class ProgrammedCrossbar:
         return gain
 
     def _compensation_read(self, g_diff, mode):
-        """Calibration read-out of the columns' currents per input tile."""
-        starts = self.row_bounds[:-1]
-        if mode == "per_column":  # each row read alone, magnitudes summed
-            return np.add.reduceat(np.abs(g_diff), starts, axis=0, dtype=np.float64)
-        column_currents = np.add.reduceat(g_diff, starts, axis=0, dtype=np.float64)
-        return np.add.reduceat(np.abs(column_currents), self.col_bounds[:-1], axis=1) / np.diff(
-            self.col_bounds
-        )
+        """Calibration read-out of the columns' currents, per input tile and column (tile).
+
+        Per column: each row read alone, magnitudes summed.  Global: the mean
+        magnitude of the tile's column currents for a fixed set of random +-1
+        probe inputs - a set rather than the single all-ones input, whose
+        currents cancel on narrow tiles of mixed-sign weights.
+        """
+        if mode == "per_column":
+            self.counters.add(calibration_vectors=self.n_inputs)
+            return np.add.reduceat(np.abs(g_diff), self.row_bounds[:-1], axis=0, dtype=np.float64)
+        probes = self._compensation_probes()
+        self.counters.add(calibration_vectors=probes.shape[1])
+        currents = np.array([np.abs(probes[lo:hi].T @ g_diff[lo:hi]).mean(axis=0) for lo, hi in self._row_tiles()])
+        return np.add.reduceat(currents, self.col_bounds[:-1], axis=1) / np.diff(self.col_bounds)
+
+    def _compensation_probes(self):
+        """The fixed random +-1 inputs of global drift compensation, (n_inputs, 64)."""
+        rng = _random.keyed_generator(self._entropy, _random.STREAM_CALIBRATION)
+        return rng.choice(np.array([-1.0, 1.0]), size=(self.n_inputs, _COMPENSATION_PROBES))
 
     def _read_state(self, t):
         config = self.crossbar
@@ -741,7 +758,7 @@ class ProgrammedCrossbar:
         g_diff = self._differential_conductance(t)
         gain = self._drift_gain(g_diff, t)
         input_step, adc_step = self._input_step(), self._adc_step()
-        output_scale = adc_step * gain  # real output per ADC code, compensated
+        output_scale = adc_step * gain * self._live_columns  # real output per ADC code
         digital, realised_scale = [], np.empty_like(output_scale)
         for i in range(len(self.row_bounds) - 1):
             if config.nmpu == "float":
@@ -752,7 +769,7 @@ class ProgrammedCrossbar:
                 digital.append(coefficients)
                 realised_scale[i] = coefficients.scale
         # ADC LSBs per input code: conductance -> weight -> output units -> LSBs.
-        lsb_per_code = self._rows(input_step[:, None] / (self._g_per_weight * adc_step))
+        lsb_per_code = self._rows(input_step[:, None] * self._live_columns / (self._g_per_weight * adc_step))
         analog = (g_diff * lsb_per_code).astype(np.float32)
         return _ReadState(
             analog=[analog[lo:hi] for lo, hi in self._row_tiles()],
@@ -765,7 +782,7 @@ class ProgrammedCrossbar:
         """Output-noise standard deviation in ADC LSBs, per input tile and column."""
         if self.crossbar.output_noise == 0:
             return None
-        full_scale_weight = self._g_total / self._g_per_weight
+        full_scale_weight = self._g_total / self._g_per_weight * self._live_columns
         full_scale_input = self.input_range_[:, None]
         sigma = self.crossbar.output_noise * full_scale_input * full_scale_weight / adc_step
         return sigma.astype(np.float32)
