@@ -26,9 +26,11 @@ Samplings:
   rescaled by independent chi(d) samples, so every projection is exactly
   N(0, I_d) while projections of a block are orthogonal.
 * ``"sorf"``: structured orthogonal random features (Yu et al. 2016), blocks
-  ``sqrt(n) H D1 H D2 H D3``.  Entries have unit variance but are only
-  approximately Gaussian (they are multiples of ``1 / n``); the estimate of the
-  kernel has a small bias that vanishes as ``d`` grows.
+  ``sqrt(n) H D1 H D2 H D3``.  Entries have unit variance but projections are
+  only approximately Gaussian: every row of a block has the same norm
+  ``sqrt(n)`` instead of a chi(d) norm, and entries are multiples of ``1 / n``.
+  The kernel estimate therefore has a bias (a floor of the error) that
+  vanishes as ``d`` grows.
 
 Yu et al. define ORF and SORF for the Gaussian only.  For the other spectral
 distributions we apply the Gaussian copula ``w = F^{-1}(Phi(g))`` entry-wise to

@@ -247,7 +247,7 @@ class AnalogRandomFourierFeatures(_AnalogRandomFeatures):
     def _spectral(self, X):
         if self.gamma == "scale":
             variance = X.multiply(X).mean() - X.mean() ** 2 if sparse.issparse(X) else X.var()
-            self.gamma_ = 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+            self.gamma_ = float(1.0 / (X.shape[1] * variance)) if variance != 0 else 1.0
         else:
             self.gamma_ = float(self.gamma)
         scale = {"rbf": np.sqrt(2 * self.gamma_), "laplacian": self.gamma_, "cauchy": np.sqrt(self.gamma_)}

@@ -45,7 +45,7 @@ class _AnalogRidgeBase(BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "solver": [
-            StrOptions({"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"})
+            StrOptions({"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga"})
         ],
         "device": [StrOptions({"hermes", "ideal"}), AnalogCrossbar],
         "random_state": ["random_state"],
@@ -120,8 +120,10 @@ class _AnalogRidgeBase(BaseEstimator):
         random_state = check_random_state(self.random_state)
         self._accumulate(X, Y, sample_weight)
         coef, intercept = self._solve_statistics()
-        self.coef_ = coef.astype(X.dtype, copy=False)
-        self.intercept_ = intercept.astype(X.dtype, copy=False)
+        # The shapes scikit-learn's Ridge / RidgeClassifier give after fit.
+        coef = coef.astype(X.dtype, copy=False)
+        self.coef_ = coef[0] if coef.shape[0] == 1 else coef
+        self.intercept_ = intercept.astype(X.dtype, copy=False) if self.fit_intercept else 0.0
         self._program_coefficients(self._calibration_rows, self._calibration_weights, random_state)
 
     def __sklearn_tags__(self):
@@ -145,7 +147,7 @@ class AnalogRidge(MultiOutputMixin, RegressorMixin, _AnalogRidgeBase):
         L2 regularisation strength.
     fit_intercept : bool, default=True
         Whether to fit an intercept (added digitally, not on the crossbar).
-    solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}, default="auto"
+    solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga"}, default="auto"
         Solver of :class:`~sklearn.linear_model.Ridge` used by :meth:`fit`.
     device : {"hermes", "ideal"} or AnalogCrossbar, default="hermes"
         Crossbar that holds the readout weights.
@@ -157,7 +159,7 @@ class AnalogRidge(MultiOutputMixin, RegressorMixin, _AnalogRidgeBase):
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Fitted (float) weights, as programmed.
     intercept_ : float or ndarray of shape (n_targets,)
-        Fitted intercept.
+        Fitted intercept (0.0 when ``fit_intercept=False``).
     crossbar_ : ProgrammedCrossbar
         The chip holding ``coef_.T``.
     n_features_in_ : int
@@ -258,8 +260,8 @@ class AnalogRidge(MultiOutputMixin, RegressorMixin, _AnalogRidgeBase):
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
         self._partial_fit(X, Y, sample_weight)
-        if self._y_ndim == 1:
-            self.coef_, self.intercept_ = self.coef_[0], self.intercept_[0]
+        if self._y_ndim == 1 and self.fit_intercept:
+            self.intercept_ = self.intercept_[0]
         return self
 
     def predict(self, X):
@@ -294,7 +296,7 @@ class AnalogRidgeClassifier(ClassifierMixin, _AnalogRidgeBase):
     class_weight : dict or "balanced", default=None
         Weights of the classes, as in
         :class:`~sklearn.linear_model.RidgeClassifier`.
-    solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}, default="auto"
+    solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga"}, default="auto"
         Solver of :class:`~sklearn.linear_model.RidgeClassifier` used by :meth:`fit`.
     device : {"hermes", "ideal"} or AnalogCrossbar, default="hermes"
         Crossbar that holds the readout weights.
@@ -305,10 +307,11 @@ class AnalogRidgeClassifier(ClassifierMixin, _AnalogRidgeBase):
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels.
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Fitted (float) weights, as programmed.
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-        Fitted intercepts.
+    coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
+        Fitted (float) weights, as programmed; 1-D for binary problems, as in
+        :class:`~sklearn.linear_model.RidgeClassifier`.
+    intercept_ : float or ndarray of shape (1,) or (n_classes,)
+        Fitted intercepts (0.0 when ``fit_intercept=False``).
     crossbar_ : ProgrammedCrossbar
         The chip holding ``coef_.T``.
     n_features_in_ : int
@@ -386,7 +389,7 @@ class AnalogRidgeClassifier(ClassifierMixin, _AnalogRidgeBase):
             random_state=random_state,
         ).fit(X, y, sample_weight=sample_weight)
         self.classes_ = ridge.classes_
-        self.coef_, self.intercept_ = ridge.coef_, np.atleast_1d(ridge.intercept_)
+        self.coef_, self.intercept_ = ridge.coef_, ridge.intercept_
         self._program_coefficients(X, sample_weight, random_state)
         self._forget_batches()
         return self
