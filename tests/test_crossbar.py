@@ -712,13 +712,16 @@ def test_work_counters():
     assert counters.calibration_vectors == 1000 and counters.input_vectors == 0
     chip.matmul(X_cal[:123])
     assert counters.input_vectors == 123
+    # The first read at t > 0 adds two global drift-compensation reads (the
+    # reference at t = 0 and the read at t) of 64 probe vectors each.
+    assert counters.calibration_vectors == 1000 + 2 * 64
     assert counters.dac_conversions == 123 * 300
     assert counters.adc_conversions == 123 * 200 * 2  # every tile digitises its columns
-    assert counters.core_mvms == (123 + 1000) * 2
+    assert counters.core_mvms == (123 + 1128) * 2
     # 13.4 nJ per core MVM (2 * 256**2 operations at 9.76 TOPS/W = 13.43 nJ).
     assert counters.energy_joules == pytest.approx(counters.core_mvms * 13.4e-9, rel=5e-3)
     # 133 ns per MVM, all tiles in parallel.
-    assert counters.latency_seconds == pytest.approx(1123 * 133e-9, rel=5e-3)
+    assert counters.latency_seconds == pytest.approx(1251 * 133e-9, rel=5e-3)
     as_dict = counters.as_dict()
     assert as_dict["input_vectors"] == 123 and as_dict["core_mvms"] == counters.core_mvms
     assert "_lock" not in as_dict
