@@ -245,8 +245,7 @@ class AnalogCrossbar(BaseEstimator):
         Global: one gain per tile from a calibration read (mean column
         current for a fixed set of 64 random +-1 inputs), compared with the
         same read right after programming, as on the chip.  Per column: one
-        gain per column, from reading each row alone.  None leaves drift
-        uncompensated.
+        gain per column from the same reads.  None leaves drift uncompensated.
     nmpu : NearMemoryUnit, "float" or None, default=None
         Digital stage after the ADCs.  None uses
         :class:`~sklearn_aimc.fixedpoint.NearMemoryUnit` with its published
@@ -584,6 +583,7 @@ class ProgrammedCrossbar:
     # Calibration ------------------------------------------------------------
     @property
     def is_calibrated(self):
+        """True once input and ADC ranges are set (see :meth:`calibrate`)."""
         return hasattr(self, "input_range_")
 
     def calibrate(self, X, sample_weight=None):
@@ -728,19 +728,19 @@ class ProgrammedCrossbar:
         return gain
 
     def _compensation_read(self, g_diff, mode):
-        """Calibration read-out of the columns' currents, per input tile and column (tile).
+        """Calibration read-out of the column currents, per input tile.
 
-        Per column: each row read alone, magnitudes summed.  Global: the mean
-        magnitude of the tile's column currents for a fixed set of random +-1
-        probe inputs - a set rather than the single all-ones input, whose
-        currents cancel on narrow tiles of mixed-sign weights.
+        The read applies a fixed set of random +-1 probe inputs and keeps the
+        mean magnitude of each column's current, which weighs every device by
+        its contribution to the products (the all-ones input of a classic
+        global compensation cancels on narrow tiles of mixed-sign weights).
+        Per column: one value per column; global: their mean over the tile.
         """
-        if mode == "per_column":
-            self.counters.add(calibration_vectors=self.n_inputs)
-            return np.add.reduceat(np.abs(g_diff), self.row_bounds[:-1], axis=0, dtype=np.float64)
         probes = self._compensation_probes()
         self.counters.add(calibration_vectors=probes.shape[1])
         currents = np.array([np.abs(probes[lo:hi].T @ g_diff[lo:hi]).mean(axis=0) for lo, hi in self._row_tiles()])
+        if mode == "per_column":
+            return currents
         return np.add.reduceat(currents, self.col_bounds[:-1], axis=1) / np.diff(self.col_bounds)
 
     def _compensation_probes(self):
