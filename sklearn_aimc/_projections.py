@@ -44,7 +44,7 @@ References
    machines", NIPS 2007.
 .. [2] F. X. Yu, A. T. Suresh, K. Choromanski, D. Holtmann-Rice and S. Kumar,
    "Orthogonal random features", NIPS 2016.
-.. [3] J. Buechel et al., "Kernel approximation using analogue in-memory
+.. [3] J. Büchel et al., "Kernel approximation using analogue in-memory
    computing", Nature Machine Intelligence 2024.
 """
 

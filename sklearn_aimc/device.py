@@ -400,18 +400,22 @@ class HermesPCM(PCMModel):
 
     @property
     def g_max(self):
+        """Maximum conductance of one polarity (uS)."""
         return self._G_MAX[self._key]
 
     @property
     def t0(self):
+        """Time of the first read after programming (s), origin of drift."""
         return self._T0[self._key]
 
     @property
     def t_read(self):
+        """Read duration of the 1/f noise fit (s)."""
         return self._T_READ
 
     @property
     def devices_per_polarity(self):
+        """Physical devices one modelled conductance stands for (``num_devices``)."""
         return self._key
 
     @_published_curve

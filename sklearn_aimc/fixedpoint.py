@@ -1,8 +1,9 @@
 """Fixed-point arithmetic and the near-memory digital processing unit (NMPU).
 
 The HERMES chip digitises every crossbar column with an 8-bit ADC and hands the
-codes to a small digital unit next to the array.  Ferro et al. (ISCAS 2024)
-replaced the FP16 post-processing of that unit by fixed-point arithmetic: a
+codes to a small digital unit next to the array.  Ferro et al. (ISCAS 2024,
+"A precision-optimized fixed-point near-memory digital processing unit for
+analog in-memory computing") replaced the FP16 post-processing of that unit by fixed-point arithmetic: a
 per-column affine correction ``y = a x + b`` (circuit mismatch, drift
 compensation, folded batch-norm), an optional ReLU, and requantisation to the
 format the next stage expects.  This module implements that datapath
@@ -10,11 +11,6 @@ bit-exactly on integers, plus a floating-point reference path to compare with.
 
 Nothing here knows about devices or crossbars: inputs are integer codes, outputs
 are integer codes and the real value of their least significant bit.
-
-References
-----------
-.. [1] E. Ferro et al., "A precision-optimized fixed-point near-memory digital
-   processing unit for analog in-memory computing", IEEE ISCAS 2024.
 """
 
 from dataclasses import dataclass
@@ -104,26 +100,32 @@ class FixedPointFormat:
 
     @property
     def word_bits(self):
+        """Total number of bits of a code."""
         return self.integer_bits + self.fractional_bits
 
     @property
     def lsb(self):
+        """Real value of one code step."""
         return 2.0 ** -self.fractional_bits
 
     @property
     def min_code(self):
+        """Smallest integer code."""
         return -(1 << (self.word_bits - 1)) if self.signed else 0
 
     @property
     def max_code(self):
+        """Largest integer code."""
         return (1 << (self.word_bits - 1)) - 1 if self.signed else (1 << self.word_bits) - 1
 
     @property
     def min_value(self):
+        """Smallest representable value."""
         return self.min_code * self.lsb
 
     @property
     def max_value(self):
+        """Largest representable value."""
         return self.max_code * self.lsb
 
     def __str__(self):
@@ -273,6 +275,7 @@ class NMPUCoefficients:
 
     @property
     def accumulator_fractional_bits(self):
+        """Binary point of the accumulator: the finer of the two register formats."""
         return max(self.scale_fractional_bits, self.offset_fractional_bits)
 
     @property

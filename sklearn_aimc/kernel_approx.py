@@ -162,8 +162,11 @@ class AnalogRandomFourierFeatures(_AnalogRandomFeatures):
         Kernel parameter.  ``"scale"`` uses ``1 / (n_features * X.var())``, as
         :class:`~sklearn.kernel_approximation.RBFSampler` does.
     sampling : {"rff", "orf", "sorf"}, default="rff"
-        How the projections are drawn; see the module documentation of
-        :mod:`sklearn_aimc._projections` for the non-Gaussian spectra.
+        How the projections are drawn.  ORF and SORF are defined for the
+        Gaussian spectrum (Yu et al. 2016); for the Laplacian and Cauchy
+        kernels each orthogonal Gaussian projection is mapped entry-wise to the
+        kernel's spectral distribution through the Gaussian copula (our
+        generalisation: ORF marginals stay exact, projections stay coupled).
     device : {"hermes", "ideal"} or AnalogCrossbar, default="hermes"
         Where the projection runs: the simulated HERMES chip, the exact float
         product, or any crossbar configuration (pass an ``AnalogCrossbar`` to

@@ -75,7 +75,7 @@ def arccos_kernel(X, Y=None, order=0):
     ----------
     .. [1] Y. Cho and L. K. Saul, "Kernel methods for deep learning",
        NIPS 2009.
-    .. [2] J. Buechel et al., "Kernel approximation using analogue in-memory
+    .. [2] J. Büchel et al., "Kernel approximation using analogue in-memory
        computing", Nature Machine Intelligence 2024.
 
     Examples
@@ -194,7 +194,7 @@ def _cauchy_block_sizes(n_samples_X, n_features, n_samples_Y, itemsize):
     prefer_skip_nested_validation=True,
 )
 def softmax_kernel(X, Y=None):
-    """Unnormalised softmax kernel ``exp(x . y)``.
+    """Unnormalised softmax kernel ``exp(<x, y>)``.
 
     The kernel of dot-product attention: ``softmax(Q K^T)`` normalises the
     rows of ``softmax_kernel(Q, K)``.  FAVOR+ (Choromanski et al., 2021)
@@ -238,7 +238,7 @@ def softmax_kernel(X, Y=None):
 def kernel_approximation_error(K, K_approx):
     """Relative Frobenius error ``||K - K_approx||_F / ||K||_F``.
 
-    The kernel approximation error of Buechel et al. (2024).
+    The kernel approximation error of Büchel et al. (2024).
 
     Parameters
     ----------
@@ -254,7 +254,7 @@ def kernel_approximation_error(K, K_approx):
 
     References
     ----------
-    .. [1] J. Buechel et al., "Kernel approximation using analogue in-memory
+    .. [1] J. Büchel et al., "Kernel approximation using analogue in-memory
        computing", Nature Machine Intelligence 2024.
 
     Examples
