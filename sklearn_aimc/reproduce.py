@@ -11,9 +11,9 @@ points.  Every configuration runs with the projection in float (``"ideal"``
 device) and on the simulated chip (the ``AnalogCrossbar()`` preset), over
 several seeds; one seed draws the projection and programs the chip.
 
-A second study follows the paper's deployment scenario: the chip is programmed
-once, the classifier is trained on features read one second after
-programming, and the test set is read again and again while the devices drift
+A second study (ours; the paper has no drift experiment) follows a deployment
+scenario: the chip is programmed once, the classifier is trained on features
+read one second after programming, and the test set is read again and again while the devices drift
 (1 s to 1 year), without, with global and with per-column drift compensation.
 
 Each run is :func:`sklearn_aimc.study.evaluate`; this module schedules the
