@@ -64,10 +64,13 @@ _CLIP_WARNING_FLOOR = 1e-3
 _COMPENSATION_PROBES = 64
 # Rows of calibration data used for range calibration (deterministic stride).
 _MAX_CALIBRATION_ROWS = 1024
-# Outputs per parallel task (the unit of output-noise seeding) and per block
-# processed inside a task (about 0.5 MB of float32, so a block stays in cache).
-_TASK_ELEMENTS = 1 << 19
-_BLOCK_ELEMENTS = 1 << 17
+# Outputs per parallel task (the unit of output-noise seeding), and per block
+# processed inside a task: about 1 MB of float32, large enough that numpy's
+# per-call overhead stays small, small enough for the cache.  Devices per task
+# of the device simulation.
+_TASK_ELEMENTS = 1 << 20
+_BLOCK_ELEMENTS = 1 << 18
+_DEVICE_TASK_ELEMENTS = 1 << 18
 # Conductance states kept per programmed crossbar (one per time read).
 _STATE_CACHE_SIZE = 2
 
@@ -519,7 +522,7 @@ class ProgrammedCrossbar:
 
     def _device_rows(self):
         """Input rows per task of the device simulation (about 2**18 devices, in cache)."""
-        return max(1, _BLOCK_ELEMENTS * 2 // (2 * self._n_stack * self.n_outputs))
+        return max(1, _DEVICE_TASK_ELEMENTS // (2 * self._n_stack * self.n_outputs))
 
     def _program_devices(self, W):
         """Program every device, in parallel blocks of input rows.
@@ -668,11 +671,8 @@ class ProgrammedCrossbar:
         codes = X * (1.0 / self._rows(self._input_step())).astype(X.dtype)
         if self.crossbar.dac_bits is None:
             return codes.astype(np.float32, copy=False), 0
-        full_scale = 2 ** (self.crossbar.dac_bits - 1) - 1
         np.rint(codes, out=codes)
-        n_clipped = np.count_nonzero(np.abs(codes) > full_scale)
-        if n_clipped:
-            np.clip(codes, -full_scale, full_scale, out=codes)
+        n_clipped = self._clip_codes(codes, self.crossbar.dac_bits)
         return codes.astype(np.float32, copy=False), n_clipped
 
     def _compact_codes(self, codes):
@@ -684,12 +684,17 @@ class ProgrammedCrossbar:
 
     def _adc(self, y):
         """Quantise analog outputs (in LSBs) in place; returns the clip count."""
-        full_scale = 2 ** (self.crossbar.adc_bits - 1) - 1
         np.rint(y, out=y)
-        if y.max(initial=0) <= full_scale and y.min(initial=0) >= -full_scale:
+        return self._clip_codes(y, self.crossbar.adc_bits)
+
+    @staticmethod
+    def _clip_codes(codes, bits):
+        """Clip signed codes to ``bits`` bits in place; returns how many were clipped."""
+        full_scale = 2 ** (bits - 1) - 1
+        if codes.max(initial=0) <= full_scale and codes.min(initial=0) >= -full_scale:
             return 0
-        n_clipped = np.count_nonzero(y > full_scale) + np.count_nonzero(y < -full_scale)
-        np.clip(y, -full_scale, full_scale, out=y)
+        n_clipped = np.count_nonzero(codes > full_scale) + np.count_nonzero(codes < -full_scale)
+        np.clip(codes, -full_scale, full_scale, out=codes)
         return n_clipped
 
     # Reads at a time ----------------------------------------------------------
