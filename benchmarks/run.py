@@ -44,9 +44,16 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 def median_times(functions, repeats):
-    """Median wall time of each function, runs interleaved after one warm-up each."""
+    """Median wall time of each function, runs interleaved after one warm-up each.
+
+    Cases faster than a tenth of a second get more runs (up to 50), so that
+    millisecond timings are not at the mercy of one slow run.
+    """
+    start = time.perf_counter()
     for function in functions:
         function()
+    warm_up = time.perf_counter() - start
+    repeats = max(repeats, min(50, int(0.5 / max(warm_up, 1e-3))))
     times = [[] for _ in functions]
     for _ in range(repeats):
         for index, function in enumerate(functions):
