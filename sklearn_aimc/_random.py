@@ -148,15 +148,16 @@ def fill_normal_float32(rng, out, scale=None):
     radius = np.multiply(radius_words, np.float32(2.0**-23), dtype=np.float32)
     radius += np.float32(0.5 + 2.0**-24)
     np.log(radius, out=radius)
-    radius *= np.float32(-2.0)
+    rows_pair_up = scale is not None and out.ndim == 2 and out.shape[0] % 2 == 0
+    if rows_pair_up:  # samples k and k + n_pairs sit in the same column: r -> scale r
+        radius.reshape(-1, out.shape[1])[...] *= np.float32(-2.0) * np.square(scale, dtype=np.float32)
+    else:
+        radius *= np.float32(-2.0)
     np.sqrt(radius, out=radius)
     # Angle: uniform in [-pi, pi).
     angle = np.multiply(angle_words, np.float32(2.0 * np.pi / 2.0**32), dtype=np.float32)
     flat = out.reshape(-1)
     first, second = flat[:n_pairs], flat[n_pairs:]
-    rows_pair_up = scale is not None and out.ndim == 2 and out.shape[0] % 2 == 0
-    if rows_pair_up:  # sample k and k + n_pairs sit in the same column
-        radius.reshape(-1, out.shape[1])[...] *= scale
     np.cos(angle, out=first)
     first *= radius
     np.sin(angle[: second.size], out=second)

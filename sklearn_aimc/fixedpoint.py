@@ -485,14 +485,19 @@ class NearMemoryUnit(BaseEstimator):
         return np.ldexp(np.asarray(codes, dtype=np.float64), self._output_exponents(coefficients))
 
     def integer_dtype(self, input_bits, coefficients):
-        """Narrowest integer type (int32 or int64) that holds every intermediate.
+        """Narrowest integer type (int16, int32 or int64) that holds every intermediate.
 
-        Requantisation (``output_format``) always runs in int64.
+        With the default formats and an 8-bit ADC, ``a x`` stays below 2**15
+        (255 * 127) and the datapath runs on int16, like the 16-bit products of
+        the hardware.  Requantisation (``output_format``) always runs in int64.
         """
-        fits_int32 = (
-            self.output_format is None and self.accumulator_bits(input_bits, coefficients) <= 31
-        )
-        return np.dtype(np.int32 if fits_int32 else np.int64)
+        if self.output_format is not None:
+            return np.dtype(np.int64)
+        bits = self.accumulator_bits(input_bits, coefficients)
+        for dtype in (np.int16, np.int32):
+            if bits <= np.iinfo(dtype).bits:
+                return np.dtype(dtype)
+        return np.dtype(np.int64)
 
     def apply_to_float(self, x_codes, coefficients, out, *, input_bits, work=None, random_state=None):
         """Fast path of :meth:`apply` followed by :meth:`to_float`, writing into ``out``.

@@ -529,22 +529,27 @@ def test_apply_to_float_bit_identical(case, dtype):
 def test_integer_dtype_selection():
     nmpu = NearMemoryUnit()
     coef = nmpu.encode([0.5, 1.9], [10.0, -3.0])
-    # 255 * 128 + 128 * 64 fits comfortably in 31 bits: int32 path.
-    assert nmpu.integer_dtype(8, coef) == np.int32
-    assert nmpu.accumulator_bits(8, coef) <= 31
+    # Scale codes 64 and 243 (exponent 0), offset codes 20 and -6 (aligned by
+    # 2**6): |a x + b| <= 243 * 128 + 20 * 64 = 32384 < 2**15 -> int16; a 9-bit
+    # input doubles the product -> int32.
+    assert nmpu.accumulator_bits(8, coef) == 16
+    assert nmpu.integer_dtype(8, coef) == np.int16
+    assert nmpu.integer_dtype(9, coef) == np.int32
     assert NearMemoryUnit(output_format=FixedPointFormat(8, 0)).integer_dtype(8, coef) == np.int64
     wide = NearMemoryUnit(scale_format=FixedPointFormat(2, 30, signed=False))
     assert wide.integer_dtype(8, wide.encode([1.0, 3.0])) == np.int64
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_int32_and_int64_paths_agree(relu):
-    # The same coefficients through the int32 fast path (apply_to_float) and
-    # the int64 path (apply), on every 8-bit code: identical values.
+def test_narrow_and_int64_paths_agree(relu):
+    # The same coefficients through the narrow-integer fast path (apply_to_float:
+    # int16 here, since |a x + b| < 2**15 for 8-bit codes) and the int64 path
+    # (apply), on every 8-bit code: identical values.
     nmpu = NearMemoryUnit(relu=relu)
     rng = np.random.default_rng(0)
     coef = nmpu.encode(rng.uniform(0, 3, 16), rng.uniform(-50, 50, 16), group_starts=[0, 8])
-    assert nmpu.integer_dtype(8, coef) == np.int32
+    assert nmpu.integer_dtype(8, coef) == np.int16
+    assert nmpu.integer_dtype(9, coef) == np.int32
     x = np.repeat(np.arange(-127, 128)[:, None], 16, axis=1)
     out = np.empty(x.shape, dtype=np.float64)
     nmpu.apply_to_float(x.astype(np.float64), coef, out, input_bits=8)
