@@ -5,10 +5,11 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["available_threads", "row_tasks", "run_row_tasks"]
+__all__ = ["available_threads", "near_equal_bounds", "row_tasks", "run_row_tasks"]
 
 _pools = {}
 _pools_lock = threading.Lock()
@@ -63,10 +64,19 @@ def available_threads():
     return cpu_count()
 
 
+def near_equal_bounds(n, block_size):
+    """Boundaries of the fewest near-equal blocks of at most ``block_size`` covering ``n``.
+
+    Returns an int array ``[0, b1, ..., n]``; block sizes differ by at most one.
+    Used for the tiles of a crossbar and for the row tasks of a read.
+    """
+    n_blocks = max(1, -(-n // block_size))
+    return np.array([(i * n) // n_blocks for i in range(n_blocks + 1)], dtype=np.intp)
+
+
 def row_tasks(n_rows, task_rows):
     """The fewest near-equal row slices of at most ``task_rows`` rows covering ``n_rows``."""
-    n_tasks = max(1, -(-n_rows // task_rows))
-    bounds = [(index * n_rows) // n_tasks for index in range(n_tasks + 1)]
+    bounds = near_equal_bounds(n_rows, task_rows).tolist()
     return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 

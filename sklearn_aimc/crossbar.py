@@ -31,7 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
 from . import _random
-from ._parallel import run_row_tasks
+from ._parallel import near_equal_bounds, run_row_tasks
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
 from .fixedpoint import NearMemoryUnit
@@ -98,15 +98,6 @@ def check_device(device):
     raise ValueError(
         f"device must be 'hermes', 'ideal' or an AnalogCrossbar instance, got {device!r}."
     )
-
-
-def near_equal_bounds(n, tile_size):
-    """Boundaries of the fewest near-equal blocks of at most ``tile_size`` covering ``n``.
-
-    Returns an int array ``[0, b1, ..., n]``; block sizes differ by at most one.
-    """
-    n_blocks = -(-n // tile_size)
-    return np.array([(i * n) // n_blocks for i in range(n_blocks + 1)], dtype=np.intp)
 
 
 @dataclass
