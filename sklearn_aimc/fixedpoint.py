@@ -14,6 +14,7 @@ are integer codes and the real value of their least significant bit.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Integral
 
 import numpy as np
@@ -246,6 +247,11 @@ def shift_round(codes, shift, rounding="half_even", random_state=None):
     return floor + round_up
 
 
+def _read_only(array):
+    array.flags.writeable = False
+    return array
+
+
 @dataclass(frozen=True)
 class NMPUCoefficients:
     """Per-column affine coefficients of the NMPU, as stored in its registers.
@@ -265,6 +271,9 @@ class NMPUCoefficients:
         one shift per tile), chosen so the scales use the top of their format.
     scale_fractional_bits, offset_fractional_bits : int
         Binary points of the two register formats.
+
+    The arrays are a snapshot of the registers: treat them as immutable (the
+    aligned ``multiplier`` and ``addend`` are derived once and cached).
     """
 
     scale_codes: np.ndarray
@@ -278,17 +287,25 @@ class NMPUCoefficients:
         """Binary point of the accumulator: the finer of the two register formats."""
         return max(self.scale_fractional_bits, self.offset_fractional_bits)
 
-    @property
+    @cached_property
     def multiplier(self):
         """Scale codes aligned to the accumulator's binary point."""
         shift = self.accumulator_fractional_bits - self.scale_fractional_bits
-        return np.left_shift(self.scale_codes, shift)
+        return _read_only(np.left_shift(self.scale_codes, shift))
 
-    @property
+    @cached_property
     def addend(self):
         """Offset codes aligned to the accumulator's binary point."""
         shift = self.accumulator_fractional_bits - self.offset_fractional_bits
-        return np.left_shift(self.offset_codes, shift)
+        return _read_only(np.left_shift(self.offset_codes, shift))
+
+    @cached_property
+    def largest_magnitudes(self):
+        """Largest ``|multiplier|`` and ``|addend|``, as Python ints (they size the datapath)."""
+        return (
+            int(np.abs(self.multiplier).max(initial=0)),
+            int(np.abs(self.addend).max(initial=0)),
+        )
 
     @property
     def scale(self):
@@ -451,8 +468,7 @@ class NearMemoryUnit(BaseEstimator):
 
     def accumulator_bits(self, input_bits, coefficients):
         """Bits needed by the accumulator for signed inputs of ``input_bits`` bits."""
-        multiplier = int(np.abs(coefficients.multiplier).max(initial=0))
-        addend = int(np.abs(coefficients.addend).max(initial=0))
+        multiplier, addend = coefficients.largest_magnitudes
         largest = multiplier * (1 << (input_bits - 1)) + addend
         return largest.bit_length() + 1
 
@@ -528,7 +544,8 @@ class NearMemoryUnit(BaseEstimator):
         integer_type = self.integer_dtype(input_bits, coefficients)
         if work is None or work.dtype != integer_type or work.shape != x_codes.shape:
             work = np.empty(x_codes.shape, dtype=integer_type)
-        np.copyto(work, x_codes, casting="unsafe")
+        if work is not x_codes:
+            np.copyto(work, x_codes, casting="unsafe")
         codes = self._requantize(self._affine(work, coefficients), coefficients, random_state)
         np.copyto(out, codes, casting="unsafe")
         out *= np.ldexp(np.ones((), dtype=out.dtype), self._output_exponents(coefficients))
@@ -558,9 +575,8 @@ class NearMemoryUnit(BaseEstimator):
     def _affine(self, x, coefficients):
         """``a x + b`` on the accumulator's binary point, in place on ``x``."""
         x *= coefficients.multiplier.astype(x.dtype, copy=False)
-        addend = coefficients.addend
-        if addend.any():
-            x += addend.astype(x.dtype, copy=False)
+        if coefficients.largest_magnitudes[1]:
+            x += coefficients.addend.astype(x.dtype, copy=False)
         if self.relu:
             np.maximum(x, 0, out=x)
         return x
@@ -578,7 +594,8 @@ class NearMemoryUnit(BaseEstimator):
             if self.output_format is None
             else self.output_format.fractional_bits
         )
-        return coefficients.exponents - fractional_bits
+        # int32 exponents select numpy's native ldexp loop (int64 ones are cast element-wise).
+        return (coefficients.exponents - fractional_bits).astype(np.intc)
 
 
 def fold_batch_norm(scale, offset, mean, var, weight=1.0, bias=0.0, eps=1e-5):
