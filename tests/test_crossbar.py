@@ -324,8 +324,10 @@ def converter_setup():
     return W, X_cal, X
 
 
-def converter_chip(W, X_cal, nmpu):
-    cb = AnalogCrossbar(pcm="ideal", output_noise=0.0, nmpu=nmpu, tile_size=128, drift_compensation=None)
+def converter_chip(W, X_cal, nmpu, adc_bits=8):
+    cb = AnalogCrossbar(
+        pcm="ideal", output_noise=0.0, nmpu=nmpu, tile_size=128, drift_compensation=None, adc_bits=adc_bits
+    )
     return cb.program(W, calibration_inputs=X_cal, random_state=0)
 
 
@@ -364,10 +366,14 @@ def test_converters_match_naive_simulation_fixed_point_nmpu(converter_setup):
     W, X_cal, X = converter_setup
     fixed = converter_chip(W, X_cal, None)
     Y_fixed = fixed.matmul(X)
-    tiles, _, _ = naive_tiles(X, W, fixed)
+    tiles, input_clips, output_clips = naive_tiles(X, W, fixed)
     # Exactly the naive codes times the scales the UQ1.7 registers realise.
     scales = [np.array([realised_scale(v) for v in s]) for _, s, _ in tiles]
     assert_matches_tiles(Y_fixed, tiles, scales)
+    assert output_clips > 0
+    assert fixed.counters.clipped_inputs == input_clips
+    n_ambiguous = sum(np.count_nonzero(a) for _, _, a in tiles)
+    assert abs(fixed.counters.clipped_outputs - output_clips) <= n_ambiguous
     # And within the scale-quantisation bound of the float path: every
     # register is within 1/255 of its scale (the code is >= 127.5 before
     # rounding, the error <= 0.5), so |fixed - float| <= sum_i |q_i| s_i / 255.
@@ -376,6 +382,23 @@ def test_converters_match_naive_simulation_fixed_point_nmpu(converter_setup):
     allowed = sum(a * s for _, s, a in tiles) * 2
     assert (np.abs(Y_fixed - Y_float) <= bound + allowed + 1e-12).all()
     assert np.abs(Y_fixed - Y_float).max() > 0  # the registers do quantise
+
+
+@pytest.mark.parametrize("adc_bits", [8, 12, 16])
+def test_integer_and_float_nmpu_paths_see_the_same_adc_codes(converter_setup, adc_bits):
+    # The fixed-point path converts the ADC codes to integers (int16 up to 8
+    # bits; int32 from there, where the clipping rail 2**(bits - 1) no longer
+    # fits int16); the float path keeps them as floats.  Same analog values,
+    # same codes: the clip counts agree exactly, and the outputs within the
+    # scale registers' quantisation bound (as in the test above).
+    W, X_cal, X = converter_setup
+    fixed = converter_chip(W, X_cal, None, adc_bits)
+    floating = converter_chip(W, X_cal, "float", adc_bits)
+    Y_fixed, Y_float = fixed.matmul(X), floating.matmul(X)
+    assert fixed.counters.clipped_outputs == floating.counters.clipped_outputs > 0
+    tiles, _, _ = naive_tiles(X, W, fixed, adc_bits=adc_bits)
+    bound = sum(np.abs(q) * s for q, s, _ in tiles) / 255 + sum(s for _, s, _ in tiles) * 2
+    assert (np.abs(Y_fixed - Y_float) <= bound).all()
 
 
 @pytest.mark.parametrize("n_inputs", [200, 300, 700], ids=["1_row_tile", "2_row_tiles", "3_row_tiles"])
@@ -534,6 +557,18 @@ def test_identical_in_other_processes():
     )
     for result in results:
         np.testing.assert_array_equal(result, Y)
+
+
+def test_read_tasks_depend_on_the_batch_only():
+    # Large batches: tasks of at most 2**22 outputs (8192 rows of 512);
+    # smaller ones are split into 32 tasks for the cores, down to one block of
+    # 2**18 outputs (512 rows).  The split never depends on the thread count.
+    chip = AnalogCrossbar().program(gaussian((64, 512), 48), calibration_inputs=gaussian((100, 64), 49))
+    assert chip._task_rows(10**6) == 8192
+    assert chip._task_rows(4000 * 32) == 4000
+    assert chip._task_rows(9000) == chip._task_rows(10) == 512
+    with threadpool_limits(limits=1):
+        assert chip._task_rows(4000 * 32) == 4000
 
 
 def test_thread_count_does_not_change_results():
