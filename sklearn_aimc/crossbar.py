@@ -64,14 +64,14 @@ _CLIP_WARNING_FLOOR = 1e-3
 _COMPENSATION_PROBES = 64
 # Rows of calibration data used for range calibration (deterministic stride).
 _MAX_CALIBRATION_ROWS = 1024
-# Outputs per parallel task (the unit of output-noise seeding): at most
-# _TASK_ELEMENTS, which amortises a task's own work (DAC pass, noise seed,
-# scratch space), and smaller down to one block when that gives a batch
-# _MIN_TASKS tasks to spread over the cores.  Outputs per block processed
-# inside a task: about 1 MB of float32, large enough that numpy's per-call
-# overhead stays small, small enough for the cache.  Devices per task of the
-# device simulation.
+# Outputs per parallel task (the unit of output-noise seeding): large tasks
+# amortise a task's own work (DAC pass, noise seed, scratch space); a batch is
+# split into _MIN_TASKS tasks, for the cores, as long as they keep at least
+# _MIN_TASK_ELEMENTS outputs.  Outputs per block processed inside a task:
+# about 1 MB of float32, large enough that numpy's per-call overhead stays
+# small, small enough for the cache.  Devices per task of the device simulation.
 _TASK_ELEMENTS = 1 << 22
+_MIN_TASK_ELEMENTS = 1 << 20
 _MIN_TASKS = 32
 _BLOCK_ELEMENTS = 1 << 18
 _DEVICE_TASK_ELEMENTS = 1 << 18
@@ -901,7 +901,7 @@ class ProgrammedCrossbar:
     def _task_rows(self, n_samples):
         """Rows per parallel task; depends on the batch, never on the number of threads."""
         largest = max(2, _TASK_ELEMENTS // self.n_outputs)
-        smallest = max(2, _BLOCK_ELEMENTS // self.n_outputs)
+        smallest = max(2, _MIN_TASK_ELEMENTS // self.n_outputs)
         return min(largest, max(smallest, -(-n_samples // _MIN_TASKS)))
 
     def _read(self, X, t, out=None, consumer=None):

@@ -561,12 +561,12 @@ def test_identical_in_other_processes():
 
 def test_read_tasks_depend_on_the_batch_only():
     # Large batches: tasks of at most 2**22 outputs (8192 rows of 512);
-    # smaller ones are split into 32 tasks for the cores, down to one block of
-    # 2**18 outputs (512 rows).  The split never depends on the thread count.
+    # smaller ones are split into 32 tasks for the cores, down to 2**20
+    # outputs (2048 rows).  The split never depends on the thread count.
     chip = AnalogCrossbar().program(gaussian((64, 512), 48), calibration_inputs=gaussian((100, 64), 49))
     assert chip._task_rows(10**6) == 8192
     assert chip._task_rows(4000 * 32) == 4000
-    assert chip._task_rows(9000) == chip._task_rows(10) == 512
+    assert chip._task_rows(9000) == chip._task_rows(10) == 2048
     with threadpool_limits(limits=1):
         assert chip._task_rows(4000 * 32) == 4000
 
