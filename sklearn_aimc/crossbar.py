@@ -881,9 +881,10 @@ class ProgrammedCrossbar:
         t = self._time(t_inference)
         if self.crossbar.is_exact:
             self._count_reads(X.shape[0])
+            # No per-task noise seeding to amortise: small tasks keep each product in cache.
             run_row_tasks(
                 X.shape[0],
-                self._task_rows(X.shape[0]),
+                max(2, _MIN_TASK_ELEMENTS // self.n_outputs),
                 lambda rows, _: function(rows, self._exact_product(X[rows])),
             )
         else:
