@@ -1043,11 +1043,11 @@ class ProgrammedCrossbar:
 
 
 def _padded_rows(shape, dtype):
-    """An uninitialised 2-D array whose rows are one cache line apart from a power of 2.
+    """An uninitialised 2-D array whose row stride is padded by one cache line.
 
-    A row stride of a large power of two maps every row of a block onto the
-    same cache sets; BLAS kernels writing such blocks (``n_outputs`` of 4096,
-    say) run at two thirds of their speed.
+    A row stride of a large power of two maps the rows of a block onto the
+    same cache sets; the GEMM writing such a block (``n_outputs`` of 4096,
+    say) ran at about four fifths of its speed.
     """
     n_rows, n_columns = shape
     padding = _CACHE_LINE // np.dtype(dtype).itemsize

@@ -518,15 +518,16 @@ class NearMemoryUnit(BaseEstimator):
     def apply_to_float(self, x_codes, coefficients, out, *, input_bits, work=None, random_state=None):
         """Fast path of :meth:`apply` followed by :meth:`to_float`, writing into ``out``.
 
-        ``x_codes`` is a float array holding exact integers (ADC codes as the
-        crossbar produces them).  The arithmetic runs on integers, in
-        :meth:`integer_dtype`; the results equal ``to_float(apply(...))`` bit
-        for bit.
+        ``x_codes`` holds ADC codes, as integers or as floats holding exact
+        integers.  The arithmetic runs on integers, in :meth:`integer_dtype`;
+        the results equal ``to_float(apply(...))`` bit for bit.
 
         Parameters
         ----------
-        x_codes : ndarray of float32 or float64, shape (n_samples, n_columns)
-            Signed integer codes of at most ``input_bits`` bits, stored as floats.
+        x_codes : ndarray of shape (n_samples, n_columns)
+            Signed integer codes of at most ``input_bits`` bits, of an integer
+            or float dtype.  It may be ``work`` itself (the crossbar's ADC
+            writes its codes there), which the call then overwrites.
         coefficients : NMPUCoefficients
         out : ndarray of float, shape (n_samples, n_columns)
             Receives the real output values.

@@ -524,6 +524,11 @@ def test_apply_to_float_bit_identical(case, dtype):
     out2 = np.empty(x.shape, dtype=dtype)
     nmpu.apply_to_float(x.astype(dtype), coef, out2, input_bits=8, work=work)
     np.testing.assert_array_equal(out2, expected)
+    # Integer codes that are the work buffer itself (the crossbar's ADC path).
+    work[...] = x
+    out3 = np.empty(x.shape, dtype=dtype)
+    nmpu.apply_to_float(work, coef, out3, input_bits=8, work=work)
+    np.testing.assert_array_equal(out3, expected)
 
 
 def test_integer_dtype_selection():
