@@ -75,7 +75,7 @@ _MIN_TASK_ELEMENTS = 1 << 20
 _MIN_TASKS = 32
 _BLOCK_ELEMENTS = 1 << 18
 _DEVICE_TASK_ELEMENTS = 1 << 18
-# Bytes of a cache line, the padding of scratch rows.
+# Bytes of a cache line (64 on x86-64 and on most ARMv8 cores), the padding of scratch rows.
 _CACHE_LINE = 64
 # Conductance states kept per programmed crossbar (one per time read).
 _STATE_CACHE_SIZE = 2
@@ -884,7 +884,7 @@ class ProgrammedCrossbar:
             # No per-task noise seeding to amortise: small tasks keep each product in cache.
             run_row_tasks(
                 X.shape[0],
-                max(2, _MIN_TASK_ELEMENTS // self.n_outputs),
+                self._rows_holding(_MIN_TASK_ELEMENTS),
                 lambda rows, _: function(rows, self._exact_product(X[rows])),
             )
         else:
@@ -899,11 +899,14 @@ class ProgrammedCrossbar:
             adc_conversions=n_samples * self.n_outputs * (len(self.row_bounds) - 1),
         )
 
+    def _rows_holding(self, n_outputs_total):
+        """Rows (at least 2) whose outputs number at most ``n_outputs_total``."""
+        return max(2, n_outputs_total // self.n_outputs)
+
     def _task_rows(self, n_samples):
         """Rows per parallel task; depends on the batch, never on the number of threads."""
-        largest = max(2, _TASK_ELEMENTS // self.n_outputs)
-        smallest = max(2, _MIN_TASK_ELEMENTS // self.n_outputs)
-        return min(largest, max(smallest, -(-n_samples // _MIN_TASKS)))
+        smallest = self._rows_holding(_MIN_TASK_ELEMENTS)
+        return min(self._rows_holding(_TASK_ELEMENTS), max(smallest, -(-n_samples // _MIN_TASKS)))
 
     def _read(self, X, t, out=None, consumer=None):
         """Read every row of ``X`` into ``out`` or through ``consumer``; count and warn."""

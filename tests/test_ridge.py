@@ -294,6 +294,17 @@ def _batches(n_samples, n_batches=4):
     return np.array_split(np.arange(n_samples), n_batches)
 
 
+def _assert_same_parameters(streamed, reference, n_columns, intercept_atol):
+    """coef_ and intercept_ of a streamed fit against the batch reference (values, not shapes)."""
+    assert_allclose(np.ravel(streamed.coef_), np.ravel(reference.coef_), rtol=1e-8, atol=1e-10)
+    assert_allclose(
+        np.ravel(streamed.intercept_) + np.zeros(n_columns),
+        np.ravel(reference.intercept_) + np.zeros(n_columns),
+        rtol=1e-8,
+        atol=intercept_atol,
+    )
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("container", ["dense", "csr"])
@@ -316,13 +327,7 @@ def test_regressor_partial_fit_equals_batch(fit_intercept, weighted, container, 
             data[rows], y[rows], sample_weight=None if sample_weight is None else sample_weight[rows]
         )
     # Values here; shapes against fit's in test_partial_fit_shapes_match_fit.
-    assert_allclose(np.ravel(streamed.coef_), np.ravel(reference.coef_), rtol=1e-8, atol=1e-10)
-    assert_allclose(
-        np.ravel(streamed.intercept_) + np.zeros(n_targets),
-        np.ravel(reference.intercept_) + np.zeros(n_targets),
-        rtol=1e-8,
-        atol=1e-8,
-    )
+    _assert_same_parameters(streamed, reference, n_targets, intercept_atol=1e-8)
     assert_allclose(np.ravel(streamed.predict(X)), np.ravel(batch_fit.predict(X)), rtol=1e-8, atol=1e-8)
     assert_allclose(np.ravel(streamed.predict(data)), np.ravel(reference.predict(X)), rtol=1e-8, atol=1e-8)
 
@@ -351,14 +356,7 @@ def test_classifier_partial_fit_equals_batch(n_classes, fit_intercept, weighted,
         )
     assert_array_equal(streamed.classes_, reference.classes_)
     # Values here; shapes against fit's in test_partial_fit_shapes_match_fit.
-    n_columns = 1 if n_classes == 2 else n_classes
-    assert_allclose(np.ravel(streamed.coef_), np.ravel(reference.coef_), rtol=1e-8, atol=1e-10)
-    assert_allclose(
-        np.ravel(streamed.intercept_) + np.zeros(n_columns),
-        np.ravel(reference.intercept_) + np.zeros(n_columns),
-        rtol=1e-8,
-        atol=1e-10,
-    )
+    _assert_same_parameters(streamed, reference, 1 if n_classes == 2 else n_classes, intercept_atol=1e-10)
     assert_array_equal(streamed.predict(X), batch_fit.predict(X))
     assert_array_equal(streamed.predict(data), reference.predict(X))
     assert_allclose(streamed.decision_function(X), reference.decision_function(X), rtol=1e-8, atol=1e-8)
