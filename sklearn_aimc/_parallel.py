@@ -9,7 +9,7 @@ import numpy as np
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["available_threads", "near_equal_bounds", "row_tasks", "run_row_tasks"]
+__all__ = ["PerThread", "available_threads", "near_equal_bounds", "row_tasks", "run_row_tasks"]
 
 _pools = {}
 _pools_lock = threading.Lock()
@@ -78,6 +78,26 @@ def row_tasks(n_rows, task_rows):
     """The fewest near-equal row slices of at most ``task_rows`` rows covering ``n_rows``."""
     bounds = near_equal_bounds(n_rows, task_rows).tolist()
     return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+class PerThread:
+    """One object per thread, made by ``factory`` on first use in that thread.
+
+    Tasks running in the same thread share it, e.g. scratch arrays reused
+    from task to task; every object is released with this one.
+    """
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._local = threading.local()
+
+    def get(self):
+        """This thread's object."""
+        try:
+            return self._local.value
+        except AttributeError:
+            self._local.value = self._factory()
+            return self._local.value
 
 
 def _pool(n_threads):

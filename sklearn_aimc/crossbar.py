@@ -17,6 +17,7 @@ Device physics comes from :mod:`sklearn_aimc.device`, the fixed-point stage from
 :mod:`sklearn_aimc.fixedpoint`.
 """
 
+import contextlib
 import functools
 import threading
 import warnings
@@ -31,7 +32,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
 from . import _random
-from ._parallel import near_equal_bounds, run_row_tasks
+from ._parallel import PerThread, near_equal_bounds, run_row_tasks
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
 from .fixedpoint import NearMemoryUnit
@@ -75,6 +76,8 @@ _MIN_TASK_ELEMENTS = 1 << 20
 _MIN_TASKS = 32
 _BLOCK_ELEMENTS = 1 << 18
 _DEVICE_TASK_ELEMENTS = 1 << 18
+# Shortest row for which ufunc buffers are shrunk to one row (see _ufunc_buffer_for_rows).
+_MIN_UNBUFFERED_ROW = 1024
 # Bytes of a cache line (64 on x86-64 and on most ARMv8 cores), the padding of scratch rows.
 _CACHE_LINE = 64
 # Conductance states kept per programmed crossbar (one per time read).
@@ -428,6 +431,19 @@ class _ReadState:
     realised_scale: np.ndarray  # (n_blocks, n_outputs) real output per ADC LSB
 
 
+@dataclass
+class _ReadScratch:
+    """Scratch arrays of the read tasks of one thread (tasks' rows, blocks' rows)."""
+
+    inputs: np.ndarray  # (task rows, n_inputs) DAC levels in the input dtype
+    codes: np.ndarray | None  # (task rows, n_inputs) float32 DAC codes (None: inputs are float32)
+    analog: np.ndarray  # (block rows, n_outputs) float32 MVM outputs, rows padded
+    levels: np.ndarray  # (block rows, n_outputs) float32 outputs with noise, rounded by the ADC
+    integer_codes: np.ndarray | None  # ADC codes and NMPU work on the integer path
+    partial_sums: np.ndarray | None  # outputs of the second and later input tiles
+    result: np.ndarray | None  # output rows handed to a consumer
+
+
 class ProgrammedCrossbar:
     """A weight matrix programmed onto simulated PCM tiles.
 
@@ -663,14 +679,27 @@ class ProgrammedCrossbar:
         ranges = np.repeat(self.adc_range_, np.diff(self.col_bounds), axis=1)
         return ranges / (2 ** (adc_bits - 1) - 1)
 
-    def _dac(self, X):
-        """Input codes (float32 holding integers when quantised) and the clip count."""
-        codes = X * (1.0 / self._rows(self._input_step())).astype(X.dtype)
-        if self.crossbar.dac_bits is None:
-            return codes.astype(np.float32, copy=False), 0
-        np.rint(codes, out=codes)
-        n_clipped = self._clip_codes(codes, self.crossbar.dac_bits)
-        return codes.astype(np.float32, copy=False), n_clipped
+    def _dac(self, x, scratch=None):
+        """Input codes (float32 holding integers when quantised) and the clip count.
+
+        Levels are computed and rounded in ``x``'s dtype, then converted to
+        float32; in ``scratch`` (a :class:`_ReadScratch`) when given.
+        """
+        n_rows = x.shape[0]
+        levels = np.multiply(
+            x,
+            (1.0 / self._rows(self._input_step())).astype(x.dtype),
+            out=None if scratch is None else scratch.inputs[:n_rows],
+        )
+        n_clipped = 0
+        if self.crossbar.dac_bits is not None:
+            np.rint(levels, out=levels)
+            n_clipped = self._clip_codes(levels, self.crossbar.dac_bits)
+        if scratch is None or scratch.codes is None:
+            return levels.astype(np.float32, copy=False), n_clipped
+        codes = scratch.codes[:n_rows]
+        np.copyto(codes, levels, casting="same_kind")
+        return codes, n_clipped
 
     def _compact_codes(self, codes):
         """The input codes in the narrowest exact integer type, for hashing."""
@@ -679,19 +708,20 @@ class ProgrammedCrossbar:
             return codes
         return codes.astype(np.int8 if dac_bits <= 8 else np.int16 if dac_bits <= 16 else np.int32)
 
-    def _adc(self, y, codes):
+    def _adc(self, y, levels, codes):
         """Convert analog outputs (float, in LSBs) to signed ADC codes; returns the clip count.
 
-        ``y`` is rounded in place; ``codes`` receives the codes and is either
-        ``y`` itself (float NMPU) or an integer array (the NMPU's input).
+        ``y`` is rounded into ``levels`` (float32, possibly ``y`` itself);
+        ``codes`` receives the codes and is either ``levels`` (float NMPU) or
+        an integer array (the NMPU's input).
         """
         bits = self.crossbar.adc_bits
-        np.rint(y, out=y)
-        if codes is not y:
+        np.rint(y, out=levels)
+        if codes is not levels:
             # One step beyond full scale: clipped outputs stay recognisable and the cast is exact.
             rail = 2 ** (bits - 1)
-            np.clip(y, -rail, rail, out=y)
-            np.copyto(codes, y, casting="unsafe")
+            np.clip(levels, -rail, rail, out=levels)
+            np.copyto(codes, levels, casting="unsafe")
         return self._clip_codes(codes, bits)
 
     @staticmethod
@@ -913,8 +943,15 @@ class ProgrammedCrossbar:
         n_samples = X.shape[0]
         self._count_reads(n_samples)
         state = self._state(t)
-        read_rows = functools.partial(self._read_rows, X, state, t, out, consumer)
-        clips = run_row_tasks(n_samples, self._task_rows(n_samples), read_rows)
+        task_rows = self._task_rows(n_samples)
+        # Each thread reuses its scratch space from task to task: fresh arrays per
+        # task made the kernel fault in new pages for every task.
+        scratch = PerThread(functools.partial(self._read_scratch, X, state, task_rows, out is None))
+
+        def read_rows(rows, task_index):
+            return self._read_rows(X, state, t, out, consumer, scratch.get(), rows, task_index)
+
+        clips = run_row_tasks(n_samples, task_rows, read_rows)
         clipped_inputs, clipped_outputs = np.sum(clips, axis=0, dtype=np.int64)
         self.counters.add(clipped_inputs=clipped_inputs, clipped_outputs=clipped_outputs)
         self._warn_if_clipping(
@@ -937,10 +974,10 @@ class ProgrammedCrossbar:
             weights = self._weights
         return np.asarray(X @ weights)
 
-    def _read_rows(self, X, state, t, out, consumer, rows, task_index):
+    def _read_rows(self, X, state, t, out, consumer, scratch, rows, task_index):
         """Read the rows ``rows`` of ``X``; returns the clip counts."""
         x = X[rows]
-        codes, clipped_inputs = self._dac(x.toarray() if sparse.issparse(x) else x)
+        codes, clipped_inputs = self._dac(x.toarray() if sparse.issparse(x) else x, scratch)
         noise_rng = None
         if state.noise_sigma is not None:
             noise_rng = _random.keyed_generator(
@@ -950,36 +987,61 @@ class ProgrammedCrossbar:
                 task_index,
                 _random.content_key(self._compact_codes(codes)),
             )
-        row_tiles = list(self._row_tiles())
-        block_rows = max(2, _BLOCK_ELEMENTS // self.n_outputs // 2 * 2)
-        buffer_shape = (min(block_rows, codes.shape[0]), self.n_outputs)
-        analog = _padded_rows(buffer_shape, np.float32)
-        noise = np.empty(buffer_shape, dtype=np.float32) if noise_rng is not None else None
-        partial = np.empty(buffer_shape, dtype=X.dtype) if len(row_tiles) > 1 else None
-        result = np.empty(buffer_shape, dtype=X.dtype) if out is None else None
-        work = self._integer_work(buffer_shape, state)
+        block_rows = self._block_rows()
         clipped_outputs = 0
         for start in range(0, codes.shape[0], block_rows):
             # Not sklearn's gen_batches: its parameter validation costs more than a small block.
             block = slice(start, min(start + block_rows, codes.shape[0]))
-            n = block.stop - block.start
-            block_out = out[rows][block] if out is not None else result[:n]
-            for i, (lo, hi) in enumerate(row_tiles):
-                y = np.matmul(codes[block, lo:hi], state.analog[i], out=analog[:n])
-                if noise is not None:
-                    y += _random.fill_normal_float32(noise_rng, noise[:n], state.noise_sigma[i])
-                adc_codes = y if work is None else work[:n]
-                if self.crossbar.adc_bits is not None:
-                    clipped_outputs += self._adc(y, adc_codes)
-                target = block_out if i == 0 else partial[:n]
-                self._digital(adc_codes, state.digital[i], target)
-                if i > 0:
-                    block_out += target
-            if self._relu_after_sum:
-                np.maximum(block_out, 0, out=block_out)
+            block_out = scratch.result[: block.stop - block.start] if out is None else out[rows][block]
+            with _ufunc_buffer_for_rows(self.n_outputs):
+                clipped_outputs += self._read_block(codes[block], state, block_out, scratch, noise_rng)
             if consumer is not None:
                 consumer(slice(rows.start + block.start, rows.start + block.stop), block_out)
         return clipped_inputs, clipped_outputs
+
+    def _read_block(self, codes, state, out, scratch, noise_rng):
+        """Read a block of input codes into ``out``; returns the number of clipped outputs.
+
+        The partial sums of the input tiles are added digitally.
+        """
+        n = codes.shape[0]
+        clipped = 0
+        for i, (lo, hi) in enumerate(self._row_tiles()):
+            y = np.matmul(codes[:, lo:hi], state.analog[i], out=scratch.analog[:n])
+            # Contiguous from here on: numpy's loops over padded rows are slower.
+            levels = scratch.levels[:n]
+            if noise_rng is not None:
+                noise = _random.fill_normal_float32(noise_rng, levels, state.noise_sigma[i])
+                y = np.add(noise, y, out=levels)
+            adc_codes = y
+            if self.crossbar.adc_bits is not None:
+                adc_codes = levels if scratch.integer_codes is None else scratch.integer_codes[:n]
+                clipped += self._adc(y, levels, adc_codes)
+            target = out if i == 0 else scratch.partial_sums[:n]
+            self._digital(adc_codes, state.digital[i], target)
+            if i > 0:
+                out += target
+        if self._relu_after_sum:
+            np.maximum(out, 0, out=out)
+        return clipped
+
+    def _block_rows(self):
+        """Rows per block of a read task: an even number (rows pair up in the noise sampler)."""
+        return self._rows_holding(_BLOCK_ELEMENTS) // 2 * 2
+
+    def _read_scratch(self, X, state, task_rows, for_consumer):
+        """Scratch arrays for reading tasks of at most ``task_rows`` rows of ``X``."""
+        block_shape = (min(self._block_rows(), task_rows), self.n_outputs)
+        input_shape = (task_rows, self.n_inputs)
+        return _ReadScratch(
+            inputs=np.empty(input_shape, dtype=X.dtype),
+            codes=None if X.dtype == np.float32 else np.empty(input_shape, dtype=np.float32),
+            analog=_padded_rows(block_shape, np.float32),
+            levels=np.empty(block_shape, dtype=np.float32),
+            integer_codes=self._integer_work(block_shape, state),
+            partial_sums=np.empty(block_shape, dtype=X.dtype) if len(self.row_bounds) > 2 else None,
+            result=np.empty(block_shape, dtype=X.dtype) if for_consumer else None,
+        )
 
     def _integer_work(self, shape, state):
         """Scratch integers for the ADC codes and the NMPU (None on the float path)."""
@@ -1043,6 +1105,22 @@ class ProgrammedCrossbar:
             f"ProgrammedCrossbar({self.n_inputs}x{self.n_outputs} on {self.n_tiles} tiles "
             f"({grid}), calibrated={self.is_calibrated})"
         )
+
+
+@contextlib.contextmanager
+def _ufunc_buffer_for_rows(row_width):
+    """Within this context, numpy's ufunc buffers hold at most one row of ``row_width``.
+
+    A row vector broadcast over a block of shorter rows than its buffer (8192
+    elements by default) makes numpy copy the rows through the buffer; rows
+    of 4096 outputs ran the scaling steps of a read at about 0.6x speed.
+    Below 1024 elements, smaller buffers cost more than they save.
+    (Measured with numpy 2.4; ``np.errstate`` scopes the setting.)
+    """
+    with np.errstate():
+        if _MIN_UNBUFFERED_ROW <= row_width < np.getbufsize():
+            np.setbufsize(row_width)
+        yield
 
 
 def _padded_rows(shape, dtype):

@@ -32,8 +32,9 @@ from sklearn_aimc import (
     ProgrammedCrossbar,
     WorkCounters,
 )
+from sklearn_aimc import crossbar as crossbar_module
 from sklearn_aimc._parallel import available_threads
-from sklearn_aimc.crossbar import check_device, near_equal_bounds
+from sklearn_aimc.crossbar import _ufunc_buffer_for_rows, check_device, near_equal_bounds
 
 U32 = 2.0**-24  # unit roundoff of float32
 YEAR = 360 * 86_400.0
@@ -324,6 +325,19 @@ def converter_setup():
     return W, X_cal, X
 
 
+@pytest.fixture(params=["one_block", "small_tasks_and_blocks"])
+def read_granularity(request, monkeypatch):
+    """Reads of the 400 x 300 converter batch in one block, or in several tasks
+    of unequal rows (133, 133, 134) cut into blocks of 64 rows with a short last
+    one: each thread reuses its scratch space from task to task and block to block."""
+    if request.param == "small_tasks_and_blocks":
+        n_outputs = 200
+        monkeypatch.setattr(crossbar_module, "_BLOCK_ELEMENTS", 64 * n_outputs)
+        monkeypatch.setattr(crossbar_module, "_TASK_ELEMENTS", 150 * n_outputs)
+        monkeypatch.setattr(crossbar_module, "_MIN_TASK_ELEMENTS", 150 * n_outputs)
+    return request.param
+
+
 def converter_chip(W, X_cal, nmpu, adc_bits=8):
     cb = AnalogCrossbar(
         pcm="ideal", output_noise=0.0, nmpu=nmpu, tile_size=128, drift_compensation=None, adc_bits=adc_bits
@@ -350,7 +364,7 @@ def test_calibrated_ranges(converter_setup):
             assert chip.adc_range_[i, j] == pytest.approx(adc, rel=(hi - lo + 8) * 2 * U32)
 
 
-def test_converters_match_naive_simulation_float_nmpu(converter_setup):
+def test_converters_match_naive_simulation_float_nmpu(converter_setup, read_granularity):
     W, X_cal, X = converter_setup
     chip = converter_chip(W, X_cal, "float")
     Y = chip.matmul(X)
@@ -362,7 +376,7 @@ def test_converters_match_naive_simulation_float_nmpu(converter_setup):
     assert abs(chip.counters.clipped_outputs - output_clips) <= n_ambiguous
 
 
-def test_converters_match_naive_simulation_fixed_point_nmpu(converter_setup):
+def test_converters_match_naive_simulation_fixed_point_nmpu(converter_setup, read_granularity):
     W, X_cal, X = converter_setup
     fixed = converter_chip(W, X_cal, None)
     Y_fixed = fixed.matmul(X)
@@ -385,7 +399,7 @@ def test_converters_match_naive_simulation_fixed_point_nmpu(converter_setup):
 
 
 @pytest.mark.parametrize("adc_bits", [8, 12, 16])
-def test_integer_and_float_nmpu_paths_see_the_same_adc_codes(converter_setup, adc_bits):
+def test_integer_and_float_nmpu_paths_see_the_same_adc_codes(converter_setup, adc_bits, read_granularity):
     # The fixed-point path converts the ADC codes to integers (int16 up to 8
     # bits; int32 from there, where the clipping rail 2**(bits - 1) no longer
     # fits int16); the float path keeps them as floats.  Same analog values,
@@ -583,6 +597,22 @@ def test_thread_count_does_not_change_results():
     np.testing.assert_array_equal(program_and_read(W, X, 0), single)  # the default
 
 
+def test_ufunc_buffer_is_one_row_within_a_read(monkeypatch):
+    # Rows of 1024 to 8191 outputs run numpy's ufuncs with buffers of one row (a
+    # speed setting, restored afterwards); results are those of numpy's default.
+    default = np.getbufsize()
+    for row_width, expected in [(512, default), (1024, 1024), (4096, 4096), (10_000, default)]:
+        with _ufunc_buffer_for_rows(row_width):
+            assert np.getbufsize() == expected
+        assert np.getbufsize() == default
+    W, X = gaussian((64, 1024), 54), gaussian((3000, 64), 55)
+    chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+    Y = chip.matmul(X)
+    assert np.getbufsize() == default
+    monkeypatch.setattr(crossbar_module, "_MIN_UNBUFFERED_ROW", 10**9)
+    np.testing.assert_array_equal(chip.matmul(X), Y)
+
+
 def _blas_threads():
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
@@ -647,11 +677,18 @@ def test_memory_layout_and_sparsity_do_not_change_results():
 
 # Output noise ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("tile_size, mapping", [(256, "per_column"), (64, "per_tile")])
-def test_output_noise_statistics(tile_size, mapping):
+@pytest.mark.parametrize("small_blocks", [False, True])
+def test_output_noise_statistics(tile_size, mapping, small_blocks, monkeypatch):
     # Ideal devices and converters: Y - X @ W is the output noise alone, with
     # std s * input_range * full-scale weight per tile (max|W| of the tile
     # column, or of the tile), variances adding over row tiles.  Pooled
     # standardised residuals: SE of the std 1/sqrt(2N), of the mean 1/sqrt(N).
+    # Small blocks: tasks of 285 or 286 rows in blocks of 62, so that blocks of
+    # an odd number of rows (sampled without pairing rows) occur too.
+    if small_blocks:
+        monkeypatch.setattr(crossbar_module, "_BLOCK_ELEMENTS", 62 * 200)
+        monkeypatch.setattr(crossbar_module, "_TASK_ELEMENTS", 333 * 200)
+        monkeypatch.setattr(crossbar_module, "_MIN_TASK_ELEMENTS", 333 * 200)
     s = 0.1
     W, X_cal = gaussian((100, 200), 60), gaussian((1000, 100), 61)
     X = gaussian((2000, 100), 62)
