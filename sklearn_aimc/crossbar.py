@@ -857,7 +857,7 @@ class ProgrammedCrossbar:
             )
         return X
 
-    def matmul(self, X, t_inference=None):
+    def matmul(self, X, t_inference=None, *, out=None):
         """Approximate ``X @ W`` on the chip, ``t_inference`` seconds after programming.
 
         Runs the whole read chain per block of rows: input range scaling, DAC
@@ -875,18 +875,44 @@ class ProgrammedCrossbar:
             Seconds since programming; ``crossbar.t_inference`` when None.
             Other times read the same devices (same programming noise and
             drift exponents) with fresh accumulated read noise.
+        out : ndarray of shape (n_samples, n_outputs), default=None
+            Where to write the result, as numpy's ``out``: of the result's
+            dtype (float32 for float32 ``X``, float64 otherwise), writable and
+            sharing no memory with ``X``.  Saves allocating (and the operating
+            system zeroing) a fresh output, e.g. when the same batch is read
+            at many times.  The result is the same as without it.
 
         Returns
         -------
         Y : ndarray of shape (n_samples, n_outputs)
+            ``out`` when given.
         """
         X = self._check_inputs(X)
         t = self._time(t_inference)
+        out = self._check_out(out, X)
         if self.crossbar.is_exact:
             self._count_reads(X.shape[0])
-            return self._exact_product(X)
-        out = np.empty((X.shape[0], self.n_outputs), dtype=X.dtype)
+            return self._exact_product(X, out)
+        if out is None:
+            out = np.empty((X.shape[0], self.n_outputs), dtype=X.dtype)
         self._read(X, t, out=out)
+        return out
+
+    def _check_out(self, out, X):
+        if out is None:
+            return None
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+        shape = (X.shape[0], self.n_outputs)
+        if out.shape != shape or out.dtype != X.dtype:
+            raise ValueError(
+                f"out must have shape {shape} and dtype {X.dtype} for this X, got shape "
+                f"{out.shape} and dtype {out.dtype}."
+            )
+        if not out.flags.writeable:
+            raise ValueError("out is read-only.")
+        if not sparse.issparse(X) and np.shares_memory(out, X):
+            raise ValueError("out shares memory with X.")
         return out
 
     def map_matmul(self, X, function, t_inference=None):
@@ -915,7 +941,7 @@ class ProgrammedCrossbar:
             run_row_tasks(
                 X.shape[0],
                 self._rows_holding(_MIN_TASK_ELEMENTS),
-                lambda rows, _: function(rows, self._exact_product(X[rows])),
+                lambda rows, _: function(rows, self._exact_product(X[rows], None)),
             )
         else:
             self._read(X, t, consumer=function)
@@ -965,14 +991,20 @@ class ProgrammedCrossbar:
             ),
         )
 
-    def _exact_product(self, X):
+    def _exact_product(self, X, out):
         if X.dtype == np.float32:
             if self._weights32 is None:
                 self._weights32 = self._weights.astype(np.float32)
             weights = self._weights32
         else:
             weights = self._weights
-        return np.asarray(X @ weights)
+        if sparse.issparse(X):
+            product = np.asarray(X @ weights)
+            if out is None:
+                return product
+            out[...] = product
+            return out
+        return np.matmul(X, weights, out=out)
 
     def _read_rows(self, X, state, t, out, consumer, scratch, rows, task_index):
         """Read the rows ``rows`` of ``X``; returns the clip counts."""

@@ -652,6 +652,40 @@ def test_concurrent_reads():
     assert after == before
 
 
+@pytest.mark.parametrize("device", ["hermes", "ideal"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matmul_into_out(device, dtype):
+    W, X = gaussian((64, 100), 56), gaussian((300, 64), 57, dtype)
+    chip = check_device(device).program(W, calibration_inputs=X, random_state=0)
+    expected = chip.matmul(X)
+    out = np.full((300, 100), np.nan, dtype=dtype)
+    assert chip.matmul(X, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    strided = np.full((300, 200), np.nan, dtype=dtype)[:, ::2]
+    np.testing.assert_array_equal(chip.matmul(X, out=strided), expected)
+    if device == "ideal":
+        np.testing.assert_array_equal(chip.matmul(sparse.csr_matrix(X), out=out), chip.matmul(sparse.csr_matrix(X)))
+
+
+def test_matmul_out_errors():
+    W, X = gaussian((64, 64), 58), gaussian((50, 64), 59)
+    chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+    with pytest.raises(TypeError, match="out must be a numpy array"):
+        chip.matmul(X, out=[[0.0] * 64] * 50)
+    with pytest.raises(ValueError, match=r"out must have shape \(50, 64\) and dtype float64"):
+        chip.matmul(X, out=np.empty((50, 63)))
+    with pytest.raises(ValueError, match="dtype float32 for this X, got shape .* dtype float64"):
+        chip.matmul(X.astype(np.float32), out=np.empty((50, 64)))
+    read_only = np.empty((50, 64))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        chip.matmul(X, out=read_only)
+    X_before = X.copy()
+    with pytest.raises(ValueError, match="out shares memory with X"):
+        chip.matmul(X, out=X)
+    np.testing.assert_array_equal(X, X_before)
+
+
 def test_float32_in_float32_out():
     W, X = gaussian((64, 100), 48), gaussian((200, 64), 49)
     chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
