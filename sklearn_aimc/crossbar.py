@@ -972,7 +972,8 @@ class ProgrammedCrossbar:
         task_rows = self._task_rows(n_samples)
         # Each thread reuses its scratch space from task to task: fresh arrays per
         # task made the kernel fault in new pages for every task.
-        scratch = PerThread(functools.partial(self._read_scratch, X, state, task_rows, out is None))
+        largest_task = min(task_rows, n_samples)
+        scratch = PerThread(functools.partial(self._read_scratch, X, state, largest_task, out is None))
 
         def read_rows(rows, task_index):
             return self._read_rows(X, state, t, out, consumer, scratch.get(), rows, task_index)

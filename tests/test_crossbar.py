@@ -12,6 +12,7 @@ standard errors.
 
 import pickle
 import threading
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -595,6 +596,22 @@ def test_thread_count_does_not_change_results():
     with threadpool_limits(limits=2, user_api="blas"):  # two threads where the machine has them
         np.testing.assert_array_equal(program_and_read(W, X, 0), single)
     np.testing.assert_array_equal(program_and_read(W, X, 0), single)  # the default
+
+
+def test_scratch_space_of_a_small_read_is_sized_by_the_batch():
+    # A 10-row read allocates scratch for 10 rows, not for a full task of
+    # 2048 rows (4.3 MB here): its peak is the output, the scratch and the
+    # noise sampler's temporaries of 10 rows, about 160 kB.
+    W, X = gaussian((64, 512), 60), gaussian((2000, 64), 61)
+    chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+    chip.matmul(X[:10])  # derive the read state
+    tracemalloc.start()
+    try:
+        chip.matmul(X[:10])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000
 
 
 def test_ufunc_buffer_is_one_row_within_a_read(monkeypatch):
