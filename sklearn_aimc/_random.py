@@ -15,7 +15,14 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["as_generator", "entropy_from", "keyed_generator", "standard_normal"]
+__all__ = [
+    "as_generator",
+    "box_muller_float32",
+    "entropy_from",
+    "keyed_generator",
+    "normals_from_box_muller",
+    "standard_normal",
+]
 
 # Stream identifiers of the seed tree of a programmed crossbar.
 STREAM_PROGRAMMING = 1
@@ -121,12 +128,13 @@ def fill_normal_float32(rng, out, scale=None):
     """Fill a C-contiguous float32 array with Gaussian samples, in place.
 
     Uses the Box-Muller transform on 32-bit words of the bit generator,
-    vectorised in single precision: on the 2-core machines this project targets
-    it is about 3.5x faster than numpy's float32 ziggurat (see ``benchmarks/``),
-    which matters because every read of the crossbar needs one output-noise
-    sample per MVM output.  Box-Muller is an exact transform; the 23-bit
-    uniform of the radius bounds samples to ``|z| <= 5.77``, a two-sided tail
-    of probability 8e-9.
+    vectorised in single precision (:func:`box_muller_float32`, then
+    :func:`normals_from_box_muller`): on the 2-core machines this project
+    targets it is several times faster than numpy's float32 ziggurat (see
+    ``benchmarks/``), which matters because every read of the crossbar needs
+    one output-noise sample per MVM output.  Box-Muller is an exact transform;
+    the 23-bit uniform of the radius bounds samples to ``|z| <= 5.77``, a
+    two-sided tail of probability 8e-9.
 
     Parameters
     ----------
@@ -140,28 +148,79 @@ def fill_normal_float32(rng, out, scale=None):
     -------
     out : ndarray
     """
-    n_pairs = (out.size + 1) // 2
+    log_u, tan_half_angle = box_muller_float32(rng, (out.size + 1) // 2)
+    normals_from_box_muller(log_u, tan_half_angle, out)
+    if scale is not None:
+        out *= scale
+    return out
+
+
+def box_muller_float32(rng, n_pairs):
+    """The random inputs of ``n_pairs`` Box-Muller pairs, in float32.
+
+    A pair of independent standard normals is ``r cos(theta), r sin(theta)``
+    with ``r = sqrt(-2 ln u)``, ``u`` uniform on (0, 1) and ``theta`` uniform
+    on [-pi, pi).  ``u`` takes the top 23 bits of a 32-bit word, offset to
+    [2**-24, 1 - 2**-24] (never 0 or 1); ``theta / 2`` is a 32-bit word times
+    ``pi / 2**32``.  Both come from one 64-bit ``random_raw`` draw per pair.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n_pairs : int
+
+    Returns
+    -------
+    log_u, tan_half_angle : ndarray of float32 of shape (n_pairs,)
+        ``ln u`` and ``tan(theta / 2)``; :func:`normals_from_box_muller`
+        turns them into the normals (the compiled read-out of
+        :mod:`sklearn_aimc._compiled` does the same arithmetic inline).
+    """
     words = rng.bit_generator.random_raw(n_pairs).view(np.int32)
     radius_words, angle_words = words[:n_pairs], words[n_pairs:]
-    # Radius: u in [2**-24, 1 - 2**-24], never 0 or 1; r = sqrt(-2 ln u).
+    # In place: each float32 result overwrites the int32 word it came from.
     np.right_shift(radius_words, 9, out=radius_words)
-    radius = np.multiply(radius_words, np.float32(2.0**-23), dtype=np.float32)
-    radius += np.float32(0.5 + 2.0**-24)
-    np.log(radius, out=radius)
-    rows_pair_up = scale is not None and out.ndim == 2 and out.shape[0] % 2 == 0
-    if rows_pair_up:  # samples k and k + n_pairs sit in the same column: r -> scale r
-        radius.reshape(-1, out.shape[1])[...] *= np.float32(-2.0) * np.square(scale, dtype=np.float32)
-    else:
-        radius *= np.float32(-2.0)
-    np.sqrt(radius, out=radius)
-    # Angle: uniform in [-pi, pi).
-    angle = np.multiply(angle_words, np.float32(2.0 * np.pi / 2.0**32), dtype=np.float32)
+    log_u = np.multiply(radius_words, np.float32(2.0**-23), out=radius_words.view(np.float32), dtype=np.float32)
+    log_u += np.float32(0.5 + 2.0**-24)
+    np.log(log_u, out=log_u)
+    tan_half_angle = np.multiply(
+        angle_words, np.float32(np.pi / 2.0**32), out=angle_words.view(np.float32), dtype=np.float32
+    )
+    np.tan(tan_half_angle, out=tan_half_angle)
+    return log_u, tan_half_angle
+
+
+def normals_from_box_muller(log_u, tan_half_angle, out):
+    """Standard normals from :func:`box_muller_float32`'s output, written into ``out``.
+
+    With ``t = tan(theta / 2)`` and ``d = t**2 + 1``, ``r cos(theta) = (2 - d) (r / d)``
+    and ``r sin(theta) = (t + t) (r / d)``: one ``tan`` replaces a ``cos`` and a ``sin``,
+    numpy's costliest float32 functions here.  The pair of draw ``k`` lands at
+    flat positions ``k`` (cosine) and ``k + n_pairs`` (sine) of ``out``.
+    Every step is an exactly rounded float32 operation.  ``log_u`` is
+    overwritten.
+
+    Parameters
+    ----------
+    log_u, tan_half_angle : ndarray of float32 of shape (n_pairs,)
+    out : ndarray of float32 of size ``2 n_pairs`` or ``2 n_pairs - 1``, C-contiguous
+
+    Returns
+    -------
+    out : ndarray
+    """
+    n_pairs = log_u.size
     flat = out.reshape(-1)
-    first, second = flat[:n_pairs], flat[n_pairs:]
-    np.cos(angle, out=first)
-    first *= radius
-    np.sin(angle[: second.size], out=second)
-    second *= radius[: second.size]
-    if scale is not None and not rows_pair_up:
-        out *= scale
+    cosines, sines = flat[:n_pairs], flat[n_pairs:]
+    radius_over_d = log_u
+    radius_over_d *= np.float32(-2.0)
+    np.sqrt(radius_over_d, out=radius_over_d)
+    d = np.square(tan_half_angle, out=cosines)
+    d += np.float32(1.0)
+    radius_over_d /= d
+    np.subtract(np.float32(2.0), d, out=cosines)
+    cosines *= radius_over_d
+    n_sines = sines.size
+    np.add(tan_half_angle[:n_sines], tan_half_angle[:n_sines], out=sines)
+    sines *= radius_over_d[:n_sines]
     return out
