@@ -31,7 +31,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _random
+from . import _compiled, _random
 from ._parallel import PerThread, near_equal_bounds, run_row_tasks
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
@@ -429,6 +429,17 @@ class _ReadState:
     noise_sigma: np.ndarray | None  # (n_blocks, n_outputs) float32, in ADC LSBs
     digital: list  # per input block: NMPUCoefficients, or float64 factors (n_outputs,)
     realised_scale: np.ndarray  # (n_blocks, n_outputs) real output per ADC LSB
+    compiled: list | None  # per input block: _CompiledStage, when reads use _compiled
+
+
+@dataclass(frozen=True)
+class _CompiledStage:
+    """The near-memory unit's registers of one input block, as the compiled read-out takes them."""
+
+    multiplier: np.ndarray  # int64 (n_outputs,)
+    addend: np.ndarray  # int64 (n_outputs,)
+    relu: bool
+    factors: dict  # output dtype -> powers of two (n_outputs,) of that dtype
 
 
 @dataclass
@@ -438,7 +449,8 @@ class _ReadScratch:
     inputs: np.ndarray  # (task rows, n_inputs) DAC levels in the input dtype
     codes: np.ndarray | None  # (task rows, n_inputs) float32 DAC codes (None: inputs are float32)
     analog: np.ndarray  # (block rows, n_outputs) float32 MVM outputs, rows padded
-    levels: np.ndarray  # (block rows, n_outputs) float32 outputs with noise, rounded by the ADC
+    analog_rows: np.ndarray  # the C-contiguous padded rows of ``analog``
+    levels: np.ndarray | None  # (block rows, n_outputs) float32 outputs with noise, rounded by the ADC
     integer_codes: np.ndarray | None  # ADC codes and NMPU work on the integer path
     partial_sums: np.ndarray | None  # outputs of the second and later input tiles
     result: np.ndarray | None  # output rows handed to a consumer
@@ -817,7 +829,35 @@ class ProgrammedCrossbar:
             noise_sigma=self._noise_sigma(adc_step),
             digital=digital,
             realised_scale=realised_scale,
+            compiled=self._compiled_stages(digital),
         )
+
+    def _compiled_stages(self, digital):
+        """Registers for :func:`_compiled.read_out`, or None where reads stay in numpy.
+
+        The compiled read-out covers the ADC and an integer near-memory unit
+        without requantisation, the HERMES preset's read-out.
+        """
+        if (
+            not _compiled.ENABLED
+            or self.crossbar.adc_bits is None
+            or self.crossbar.nmpu == "float"
+            or self._nmpu.output_format is not None
+        ):
+            return None
+        n = self.n_outputs
+        return [
+            _CompiledStage(
+                multiplier=_per_column(coefficients.multiplier, n, np.int64),
+                addend=_per_column(coefficients.addend, n, np.int64),
+                relu=self._nmpu.relu,
+                factors={
+                    np.dtype(dtype): _per_column(self._nmpu.output_factors(coefficients, dtype), n)
+                    for dtype in (np.float32, np.float64)
+                },
+            )
+            for coefficients in digital
+        ]
 
     def _noise_sigma(self, adc_step):
         """Output-noise standard deviation in ADC LSBs, per input tile and column."""
@@ -1039,40 +1079,70 @@ class ProgrammedCrossbar:
         """
         n = codes.shape[0]
         clipped = 0
+        convert = self._convert if state.compiled is None else self._convert_compiled
         for i, (lo, hi) in enumerate(self._row_tiles()):
             y = np.matmul(codes[:, lo:hi], state.analog[i], out=scratch.analog[:n])
-            # Contiguous from here on: numpy's loops over padded rows are slower.
-            levels = scratch.levels[:n]
-            if noise_rng is not None:
-                noise = _random.fill_normal_float32(noise_rng, levels, state.noise_sigma[i])
-                y = np.add(noise, y, out=levels)
-            adc_codes = y
-            if self.crossbar.adc_bits is not None:
-                adc_codes = levels if scratch.integer_codes is None else scratch.integer_codes[:n]
-                clipped += self._adc(y, levels, adc_codes)
-            target = out if i == 0 else scratch.partial_sums[:n]
-            self._digital(adc_codes, state.digital[i], target)
-            if i > 0:
-                out += target
+            clipped += convert(y, i, state, out, scratch, noise_rng)
         if self._relu_after_sum:
             np.maximum(out, 0, out=out)
         return clipped
 
+    def _convert(self, y, i, state, out, scratch, noise_rng):
+        """Output noise, ADC and NMPU of input tile ``i``: ``out`` receives (i = 0) or adds its outputs."""
+        n = y.shape[0]
+        # Contiguous from here on: numpy's loops over padded rows are slower.
+        levels = scratch.levels[:n]
+        if noise_rng is not None:
+            noise = _random.fill_normal_float32(noise_rng, levels, state.noise_sigma[i])
+            y = np.add(noise, y, out=levels)
+        adc_codes = y
+        clipped = 0
+        if self.crossbar.adc_bits is not None:
+            adc_codes = levels if scratch.integer_codes is None else scratch.integer_codes[:n]
+            clipped = self._adc(y, levels, adc_codes)
+        target = out if i == 0 else scratch.partial_sums[:n]
+        self._digital(adc_codes, state.digital[i], target)
+        if i > 0:
+            out += target
+        return clipped
+
+    def _convert_compiled(self, y, i, state, out, scratch, noise_rng):
+        """:meth:`_convert` in one compiled loop, bit for bit (see :mod:`sklearn_aimc._compiled`)."""
+        noise = None
+        if noise_rng is not None:
+            draws = _random.box_muller_float32(noise_rng, (y.size + 1) // 2)
+            noise = (*draws, state.noise_sigma[i])
+        stage = state.compiled[i]
+        return _compiled.read_out(
+            scratch.analog_rows[: y.shape[0]],
+            noise,
+            2 ** (self.crossbar.adc_bits - 1) - 1,
+            stage.multiplier,
+            stage.addend,
+            stage.relu,
+            stage.factors[out.dtype],
+            out,
+            accumulate=i > 0,
+        )
+
     def _block_rows(self):
-        """Rows per block of a read task: an even number (rows pair up in the noise sampler)."""
-        return self._rows_holding(_BLOCK_ELEMENTS) // 2 * 2
+        """Rows per block of a read task."""
+        return self._rows_holding(_BLOCK_ELEMENTS)
 
     def _read_scratch(self, X, state, task_rows, for_consumer):
         """Scratch arrays for reading tasks of at most ``task_rows`` rows of ``X``."""
         block_shape = (min(self._block_rows(), task_rows), self.n_outputs)
         input_shape = (task_rows, self.n_inputs)
+        analog_rows = _padded_rows(block_shape, np.float32)
+        in_numpy = state.compiled is None
         return _ReadScratch(
             inputs=np.empty(input_shape, dtype=X.dtype),
             codes=None if X.dtype == np.float32 else np.empty(input_shape, dtype=np.float32),
-            analog=_padded_rows(block_shape, np.float32),
-            levels=np.empty(block_shape, dtype=np.float32),
-            integer_codes=self._integer_work(block_shape, state),
-            partial_sums=np.empty(block_shape, dtype=X.dtype) if len(self.row_bounds) > 2 else None,
+            analog=analog_rows[:, : self.n_outputs],
+            analog_rows=analog_rows,
+            levels=np.empty(block_shape, dtype=np.float32) if in_numpy else None,
+            integer_codes=self._integer_work(block_shape, state) if in_numpy else None,
+            partial_sums=np.empty(block_shape, dtype=X.dtype) if in_numpy and len(self.row_bounds) > 2 else None,
             result=np.empty(block_shape, dtype=X.dtype) if for_consumer else None,
         )
 
@@ -1156,16 +1226,22 @@ def _ufunc_buffer_for_rows(row_width):
         yield
 
 
+def _per_column(values, n_columns, dtype=None):
+    """``values`` broadcast to one entry per column, in a C-contiguous array."""
+    return np.ascontiguousarray(np.broadcast_to(values, n_columns), dtype=dtype)
+
+
 def _padded_rows(shape, dtype):
-    """An uninitialised 2-D array whose row stride is padded by one cache line.
+    """An uninitialised 2-D array of ``shape`` with one cache line more per row.
 
     A row stride of a large power of two maps the rows of a block onto the
     same cache sets; the GEMM writing such a block (``n_outputs`` of 4096,
-    say) ran at about four fifths of its speed.
+    say) ran at about four fifths of its speed.  The GEMM writes into the
+    view of the first ``shape[1]`` columns.
     """
     n_rows, n_columns = shape
     padding = _CACHE_LINE // np.dtype(dtype).itemsize
-    return np.empty((n_rows, n_columns + padding), dtype=dtype)[:, :n_columns]
+    return np.empty((n_rows, n_columns + padding), dtype=dtype)
 
 
 def _row_weighted_percentile(values, row_weights, q):

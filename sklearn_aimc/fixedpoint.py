@@ -549,8 +549,16 @@ class NearMemoryUnit(BaseEstimator):
             np.copyto(work, x_codes, casting="unsafe")
         codes = self._requantize(self._affine(work, coefficients), coefficients, random_state)
         np.copyto(out, codes, casting="unsafe")
-        out *= np.ldexp(np.ones((), dtype=out.dtype), self._output_exponents(coefficients))
+        out *= self.output_factors(coefficients, out.dtype)
         return out
+
+    def output_factors(self, coefficients, dtype=np.float64):
+        """Real value of one unit of the output codes, per column: powers of two of ``dtype``.
+
+        ``to_float(codes)`` is ``codes * output_factors(...)``; without an
+        ``output_format`` the output codes are the accumulators.
+        """
+        return np.ldexp(np.ones((), dtype=dtype), self._output_exponents(coefficients))
 
     def apply_float(self, x, scale, offset=None):
         """Floating-point reference of the unit (the FP16/FP32 path it replaces).

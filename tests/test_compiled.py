@@ -1,0 +1,172 @@
+"""The compiled read-out equals the numpy read-out bit for bit."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sklearn_aimc import AnalogCrossbar
+from sklearn_aimc import _compiled
+from sklearn_aimc._random import box_muller_float32, normals_from_box_muller
+from sklearn_aimc import crossbar as crossbar_module
+from sklearn_aimc.exceptions import AnalogClippingWarning
+from sklearn_aimc.fixedpoint import FixedPointFormat, NearMemoryUnit
+
+pytestmark = pytest.mark.skipif(
+    not _compiled.ENABLED, reason="no compiled read-out: numba is not installed or SKLEARN_AIMC_COMPILED=0"
+)
+
+
+def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulate):
+    """The numpy steps: noise, ADC rounding and saturation, the unit's integer path."""
+    levels = analog
+    if noise is not None:
+        log_u, tan_half_angle, sigma = (a.copy() for a in noise)
+        normals = normals_from_box_muller(log_u, tan_half_angle, np.empty(analog.shape, np.float32))
+        levels = normals * sigma + analog
+    levels = np.rint(levels)
+    n_clipped = np.count_nonzero(np.abs(levels) > full_scale)
+    codes = np.clip(levels, -full_scale, full_scale).astype(np.int64)
+    values = unit.apply_to_float(codes, coefficients, np.empty_like(out), input_bits=8)
+    if accumulate:
+        out += values
+    else:
+        out[...] = values
+    return n_clipped
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_rows", [37, 38], ids=["odd_rows", "even_rows"])
+@pytest.mark.parametrize("with_noise", [True, False])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumulate):
+    rng = np.random.default_rng(0)
+    n_columns, padding = 301, 16
+    analog_rows = (rng.standard_normal((n_rows, n_columns + padding)) * 80).astype(np.float32)
+    analog_rows[:, :5] *= 1e6  # far beyond the ADC range
+    analog_rows[0, :8] = [126.5, 127.5, -127.5, 128.5, 0.5, -0.5, 1.5, -2.5]  # rounding ties
+    noise = None
+    if with_noise:
+        # Draws with both cosines and sines splitting a row (an odd size), sigma 0 on the ties.
+        sigma = rng.uniform(0.5, 4.0, n_columns).astype(np.float32)
+        sigma[:8] = 0
+        noise = (*box_muller_float32(np.random.default_rng(1), (n_rows * n_columns + 1) // 2), sigma)
+    unit = NearMemoryUnit(relu=relu)
+    coefficients = unit.encode(rng.uniform(1e-3, 2.0, n_columns), rng.uniform(-50, 50, n_columns))
+    assert coefficients.largest_magnitudes[1] > 0  # offsets exercised
+    start = rng.standard_normal((n_rows, n_columns)).astype(dtype)
+    expected, got = start.copy(), start.copy()
+    n_expected = numpy_read_out(analog_rows[:, :n_columns], noise, 127, coefficients, unit, expected, accumulate)
+    n_got = _compiled.read_out(
+        analog_rows,
+        noise,
+        127,
+        np.broadcast_to(coefficients.multiplier, n_columns).astype(np.int64),
+        np.broadcast_to(coefficients.addend, n_columns).astype(np.int64),
+        relu,
+        np.broadcast_to(unit.output_factors(coefficients, dtype), n_columns).copy(),
+        got,
+        accumulate=accumulate,
+    )
+    assert n_got == n_expected > 5 * n_rows
+    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == dtype
+
+
+@pytest.mark.parametrize("shape", [(37, 301), (38, 300), (1, 7)])
+def test_noise_is_numpys_normals_bit_for_bit(shape):
+    # A standard deviation of 2**30 LSB keeps about every bit of the float32
+    # normals through the ADC's rounding: any one-ulp difference from
+    # normals_from_box_muller shows (only |z| < 2**-7 lose low bits).
+    n_rows, n_columns = shape
+    draws = box_muller_float32(np.random.default_rng(2), (n_rows * n_columns + 1) // 2)
+    expected = normals_from_box_muller(draws[0].copy(), draws[1].copy(), np.empty(shape, np.float32))
+    expected = np.rint(expected * np.float32(2.0**30)).astype(np.float64)
+    out = np.empty(shape)
+    _compiled.read_out(
+        np.zeros(shape, np.float32),
+        (*draws, np.full(n_columns, 2.0**30, np.float32)),
+        2**33,
+        np.ones(n_columns, np.int64),
+        np.zeros(n_columns, np.int64),
+        False,
+        np.ones(n_columns),
+        out,
+    )
+    np.testing.assert_array_equal(out, expected)
+
+
+def read_both_ways(monkeypatch, make_crossbar, W, X_cal, X, **matmul_params):
+    """Outputs and clip counts of the same chip read with and without the compiled read-out."""
+    results = []
+    for enabled in (False, True):
+        monkeypatch.setattr(_compiled, "ENABLED", enabled)
+        chip = make_crossbar().program(W, calibration_inputs=X_cal, random_state=7)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AnalogClippingWarning)
+            Y = chip.matmul(X, **matmul_params)
+        assert (chip._state(chip._time(matmul_params.get("t_inference"))).compiled is not None) == enabled
+        results.append((Y, chip.counters.clipped_outputs))
+    return results
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"output_noise": 0.0},
+        {"pcm": "generic", "drift_compensation": "per_column", "adc_bits": 6},
+        {"nmpu": NearMemoryUnit(relu=True)},
+        {"tile_size": 128},
+    ],
+    ids=["hermes", "no_noise", "generic_per_column_6bit", "relu", "small_tiles"],
+)
+@pytest.mark.parametrize("n_inputs", [100, 300], ids=["1_row_tile", "2_row_tiles"])
+def test_crossbar_reads_are_identical_with_and_without_it(monkeypatch, dtype, params, n_inputs):
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((n_inputs, 300))
+    X_cal = rng.standard_normal((500, n_inputs)).astype(dtype)
+    X = rng.standard_normal((333, n_inputs)).astype(dtype)
+    X[:4] *= 8  # clips at the ADC
+    # Small tasks and blocks of odd rows, a short last one.
+    monkeypatch.setattr(crossbar_module, "_BLOCK_ELEMENTS", 41 * 300)
+    monkeypatch.setattr(crossbar_module, "_TASK_ELEMENTS", 120 * 300)
+    monkeypatch.setattr(crossbar_module, "_MIN_TASK_ELEMENTS", 120 * 300)
+    (Y_numpy, clips_numpy), (Y_compiled, clips_compiled) = read_both_ways(
+        monkeypatch, lambda: AnalogCrossbar(**params), W, X_cal, X
+    )
+    assert Y_compiled.dtype == dtype
+    np.testing.assert_array_equal(Y_compiled, Y_numpy)
+    assert clips_compiled == clips_numpy > 0
+
+
+def test_into_a_non_contiguous_out_and_through_a_consumer(monkeypatch):
+    rng = np.random.default_rng(2)
+    W, X_cal, X = rng.standard_normal((64, 40)), rng.standard_normal((200, 64)), rng.standard_normal((50, 64))
+    expected = None
+    for enabled in (False, True):
+        monkeypatch.setattr(_compiled, "ENABLED", enabled)
+        chip = AnalogCrossbar().program(W, calibration_inputs=X_cal, random_state=3)
+        out = np.empty((40, 50)).T  # Fortran-ordered
+        chip.matmul(X, out=out)
+        streamed = np.empty((50, 40))
+
+        def keep(rows, Y_rows):
+            streamed[rows] = Y_rows
+
+        chip.map_matmul(X, keep)
+        if expected is None:
+            expected = (out.copy(), streamed)
+        else:
+            np.testing.assert_array_equal(out, expected[0])
+            np.testing.assert_array_equal(streamed, expected[1])
+
+
+@pytest.mark.parametrize("params", [{"nmpu": "float"}, {"nmpu": NearMemoryUnit(output_format=FixedPointFormat(8, 4, signed=True))}])
+def test_other_read_outs_stay_in_numpy(params):
+    rng = np.random.default_rng(3)
+    W, X = rng.standard_normal((20, 10)), rng.standard_normal((30, 20))
+    chip = AnalogCrossbar(**params).program(W, calibration_inputs=X, random_state=0)
+    assert chip._state(chip._time(None)).compiled is None
