@@ -22,6 +22,7 @@ transform on 1e6 rows), ``scaling`` (time against rows and tiles).
 """
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -38,9 +39,11 @@ from sklearn.linear_model import RidgeClassifier
 from threadpoolctl import threadpool_info
 
 import sklearn_aimc
-from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier
+from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier, _compiled
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+#: The read-outs of this install (the compiled one needs numba, the 'fast' extra).
+READ_OUTS = ["compiled", "numpy"] if _compiled.ENABLED else ["numpy"]
 
 
 def median_times(functions, repeats):
@@ -106,27 +109,47 @@ def machine():
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"scikit-learn {sklearn.__version__}, sklearn-aimc {sklearn_aimc.__version__}; "
-        f"BLAS: {', '.join(blas)}"
+        f"BLAS: {', '.join(blas)}; crossbar read-out: {read_out_name()}"
     )
 
 
+@contextlib.contextmanager
+def read_out(kind):
+    """Crossbars first read inside use the ``"compiled"`` or the ``"numpy"`` read-out."""
+    enabled = _compiled.ENABLED
+    _compiled.ENABLED = enabled and kind == "compiled"
+    try:
+        yield
+    finally:
+        _compiled.ENABLED = enabled
+
+
+def read_out_name():
+    if _compiled.ENABLED:
+        return f"compiled (numba {_compiled.numba.__version__})"
+    return "numpy (numba not installed, or SKLEARN_AIMC_COMPILED=0)"
+
+
 def bench_core(quick, repeats):
-    """Issue targets of the crossbar itself."""
+    """Issue targets of the crossbar itself, with each read-out this install has."""
     rng = np.random.default_rng(0)
     n_rows, n_in, n_out = (10_000, 64, 1024) if quick else (100_000, 64, 4096)
     rows = []
     for name, dtype in DTYPES.items():
         X = rng.standard_normal((n_rows, n_in)).astype(dtype)
         W = rng.standard_normal((n_in, n_out)).astype(dtype)
-        chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
-        chip.matmul(X[:10])  # derive the read state outside the timing
-        case = f"HERMES matmul {n_rows}x{n_in} @ {n_in}x{n_out}"
-        runs = run_times([lambda: X @ W, lambda: chip.matmul(X)], repeats)
-        peak, Y = peak_memory(lambda: chip.matmul(X))
-        rows.append([case, name, *ratios(*runs), f"{peak / Y.nbytes:.2f}x"])
-        Y.fill(0)  # touched once: no side pays for fresh pages
-        runs = run_times([lambda: np.matmul(X, W, out=Y), lambda: chip.matmul(X, out=Y)], repeats)
-        rows.append([case + ", into out=", name, *ratios(*runs), ""])
+        for kind in READ_OUTS:
+            with read_out(kind):
+                chip = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0)
+                chip.matmul(X[:10])  # derive the read state outside the timing
+            case = f"HERMES matmul {n_rows}x{n_in} @ {n_in}x{n_out}, {kind} read-out"
+            runs = run_times([lambda: X @ W, lambda: chip.matmul(X)], repeats)
+            peak, Y = peak_memory(lambda: chip.matmul(X))
+            rows.append([case, name, *ratios(*runs), f"{peak / Y.nbytes:.2f}x"])
+            Y.fill(0)  # touched once: no side pays for fresh pages
+            runs = run_times([lambda: np.matmul(X, W, out=Y), lambda: chip.matmul(X, out=Y)], repeats)
+            rows.append([case + ", into out=", name, *ratios(*runs), ""])
+            del Y
     size = 1024 if quick else 4096
     W = rng.standard_normal((size, size))
     crossbar = AnalogCrossbar()
@@ -138,7 +161,8 @@ def bench_core(quick, repeats):
         "on this VM first-touching the 1.6-3.3 GB output sometimes costs seconds of system time, which lands\n"
         "on either side at random, and the fastest runs are the ones it spared.  Into out=: both sides write\n"
         "into one preallocated, already touched output (np.matmul(X, W, out=Y) and chip.matmul(X, out=Y)),\n"
-        "which measures the computation alone."
+        "which measures the computation alone.  Read-outs: compiled (numba, the 'fast' extra) and numpy;\n"
+        "both give bit-identical results."
     )
 
 
