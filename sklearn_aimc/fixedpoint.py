@@ -553,10 +553,20 @@ class NearMemoryUnit(BaseEstimator):
         return out
 
     def output_factors(self, coefficients, dtype=np.float64):
-        """Real value of one unit of the output codes, per column: powers of two of ``dtype``.
+        """Real value of one unit of the output codes, per column.
 
-        ``to_float(codes)`` is ``codes * output_factors(...)``; without an
-        ``output_format`` the output codes are the accumulators.
+        ``to_float(codes, coefficients)`` is ``codes * output_factors(coefficients)``;
+        without an ``output_format`` the output codes are the accumulators.
+
+        Parameters
+        ----------
+        coefficients : NMPUCoefficients
+        dtype : {np.float64, np.float32}, default=np.float64
+
+        Returns
+        -------
+        factors : ndarray of ``dtype``, broadcastable to the columns
+            Powers of two (0 for columns of a group whose registers are all zero).
         """
         return np.ldexp(np.ones((), dtype=dtype), self._output_exponents(coefficients))
 
