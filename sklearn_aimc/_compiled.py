@@ -80,14 +80,16 @@ def _read_out(
         for lo, hi, first_draw, cosines in ((0, split, first, True), (split, n_columns, first - n_pairs, False)):
             if lo == hi:
                 continue
-            draws = slice(first_draw + lo, first_draw + hi) if add_noise else slice(0, 0)
+            # Without noise the draws are empty and never read.
+            draws = slice(first_draw + lo, first_draw + hi)
             clipped += _read_out_segment(
                 analog[i, lo:hi], out[i, lo:hi], add_noise, log_u[draws], tan_half_angle[draws], cosines,
-                sigma[lo:hi] if add_noise else sigma, full_scale, multiplier[lo:hi], addend[lo:hi], relu,
-                factor[lo:hi], accumulate,
+                sigma[lo:hi], full_scale, multiplier[lo:hi], addend[lo:hi], relu, factor[lo:hi], accumulate,
             )
     return clipped
 
+
+_NO_DRAWS = np.zeros(0, dtype=np.float32)
 
 if ENABLED:
     _jit = numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -104,10 +106,11 @@ def read_out(analog, noise, full_scale, multiplier, addend, relu, factor, out, a
         MVM outputs in ADC LSBs; columns beyond ``out``'s are ignored (padding).
     noise : tuple or None
         ``(log_u, tan_half_angle, sigma)``: the output noise of the block as
-        :func:`sklearn_aimc._random.box_muller_float32` draws (at least
-        ``n_rows * n_columns / 2`` of them, laid out as in
-        :func:`~sklearn_aimc._random.normals_from_box_muller`) and its standard
-        deviation per column in ADC LSBs, float32.  None: no noise.
+        :func:`sklearn_aimc._random.box_muller_float32` draws
+        (``ceil(n_rows * n_columns / 2)`` of them, laid out over the block as
+        :func:`~sklearn_aimc._random.normals_from_box_muller` lays them out)
+        and its standard deviation per column in ADC LSBs, float32.  None: no
+        noise.
     full_scale : int
         Largest ADC code magnitude, ``2**(adc_bits - 1) - 1``.
     multiplier, addend : ndarray of int64 of shape (n_columns,)
@@ -134,5 +137,3 @@ def read_out(analog, noise, full_scale, multiplier, addend, relu, factor, out, a
         )
     )
 
-
-_NO_DRAWS = np.zeros(0, dtype=np.float32)
