@@ -459,9 +459,13 @@ class NearMemoryUnit(BaseEstimator):
             )
         group_max = np.maximum.reduceat(magnitude, starts, axis=-1)
         limit = fmt.max_value
+        # log2 of each side, not of the ratio, which underflows for subnormal magnitudes.
         with np.errstate(divide="ignore"):
-            exponents = np.where(group_max > 0, np.ceil(np.log2(group_max / limit)), 0).astype(np.int64)
-        exponents += np.ldexp(group_max, -exponents) > limit  # log2 rounding at exact powers
+            log_ratio = np.log2(group_max) - np.log2(limit)
+        exponents = np.where(group_max > 0, np.ceil(log_ratio), 0).astype(np.int64)
+        # Exact corrections of the float log2's rounding at powers of two.
+        exponents += np.ldexp(group_max, -exponents) > limit
+        exponents -= (group_max > 0) & (np.ldexp(group_max, 1 - exponents) <= limit)
         exponents = np.where(group_max > 0, exponents, _NO_CONSTRAINT)
         sizes = np.diff(np.append(starts, n_columns))
         return np.repeat(exponents, sizes, axis=-1)
@@ -566,7 +570,8 @@ class NearMemoryUnit(BaseEstimator):
         Returns
         -------
         factors : ndarray of ``dtype``, broadcastable to the columns
-            Powers of two (0 for columns of a group whose registers are all zero).
+            Powers of two; 0 for columns of a group whose registers are all
+            zero, and where the power of two is below the range of ``dtype``.
         """
         return np.ldexp(np.ones((), dtype=dtype), self._output_exponents(coefficients))
 

@@ -8,6 +8,7 @@ fixed seeds and 5-standard-error tolerances.
 
 import math
 import pickle
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -539,12 +540,33 @@ def test_output_factors_are_the_value_of_one_output_code(case):
     coef = nmpu.encode(scale, offset, group_starts=starts)
     factors = nmpu.output_factors(coef)
     assert factors.dtype == np.float64
-    # Powers of two; 0 where a group's registers are all zero.
+    # Powers of two; 0 where a group's registers are all zero, or where the
+    # power of two falls below float64's range (scales near 1e-308).
     assert ((np.frexp(factors)[0] == 0.5) | (factors == 0)).all()
     codes = nmpu.apply(x, coef)
-    np.testing.assert_array_equal(codes * factors, nmpu.to_float(codes, coef))
+    in_range = np.broadcast_to(factors, codes.shape) > 0
+    np.testing.assert_array_equal((codes * factors)[in_range], nmpu.to_float(codes, coef)[in_range])
     # In float32: the same powers of two, rounded like a cast (0 below float32's range).
     np.testing.assert_array_equal(nmpu.output_factors(coef, np.float32), factors.astype(np.float32))
+
+
+def test_encode_subnormal_scales_and_offsets():
+    # log2 of a magnitude over the format's limit underflowed to log2(0) for
+    # subnormal offsets (5e-324 / 63.5), which cast -inf to a garbage exponent.
+    # The exponent is the smallest that brings both registers into range.
+    nmpu = NearMemoryUnit()
+    scale = np.array([5e-324, 1e-310, 5e-324])
+    offset = np.array([5e-324, 0.0, 1e-320])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coef = nmpu.encode(scale, offset, group_starts=[0, 1, 2])
+    e = coef.exponents
+    scale_limit, offset_limit = nmpu.scale_format.max_value, nmpu.offset_format.max_value
+    assert (np.ldexp(scale, -e) <= scale_limit).all() and (np.ldexp(offset, -e) <= offset_limit).all()
+    assert ((np.ldexp(scale, 1 - e) > scale_limit) | (np.ldexp(offset, 1 - e) > offset_limit)).all()
+    np.testing.assert_allclose(coef.scale, scale, rtol=1 / 255)
+    # Half an offset LSB (SQ7.1: 2**(e - 1)) at most.
+    assert (np.abs(coef.offset - offset) <= np.ldexp(1.0, e - 2)).all()
 
 
 def test_integer_dtype_selection():
