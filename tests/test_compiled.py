@@ -1,5 +1,8 @@
 """The compiled read-out equals the numpy read-out bit for bit."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -170,3 +173,31 @@ def test_other_read_outs_stay_in_numpy(params):
     W, X = rng.standard_normal((20, 10)), rng.standard_normal((30, 20))
     chip = AnalogCrossbar(**params).program(W, calibration_inputs=X, random_state=0)
     assert chip._state(chip._time(None)).compiled is None
+
+
+_TRANSFORM_SCRIPT = """
+import sys
+import numpy as np
+from sklearn_aimc import AnalogRandomFourierFeatures, _compiled
+X = np.random.default_rng(4).standard_normal((300, 20)).astype(np.float32)
+features = AnalogRandomFourierFeatures(n_components=300, device="hermes", random_state=5).fit(X)
+np.save(sys.argv[1], features.transform(X))
+print(_compiled.ENABLED)
+"""
+
+
+def test_a_process_without_it_gives_the_same_features(tmp_path):
+    # The same seed gives the same features whether or not numba is installed.
+    outputs = {}
+    for setting in ("0", "1"):
+        path = tmp_path / f"features_{setting}.npy"
+        result = subprocess.run(
+            [sys.executable, "-c", _TRANSFORM_SCRIPT, str(path)],
+            env={**os.environ, "SKLEARN_AIMC_COMPILED": setting},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert result.stdout.strip() == str(setting == "1")
+        outputs[setting] = np.load(path)
+    np.testing.assert_array_equal(outputs["0"], outputs["1"])
