@@ -438,7 +438,6 @@ class _CompiledStage:
 
     multiplier: np.ndarray  # int64 (n_outputs,)
     addend: np.ndarray  # int64 (n_outputs,)
-    relu: bool
     factors: dict  # output dtype -> powers of two (n_outputs,) of that dtype
 
 
@@ -850,7 +849,6 @@ class ProgrammedCrossbar:
             _CompiledStage(
                 multiplier=_per_column(coefficients.multiplier, n, np.int64),
                 addend=_per_column(coefficients.addend, n, np.int64),
-                relu=self._nmpu.relu,
                 factors={
                     np.dtype(dtype): _per_column(self._nmpu.output_factors(coefficients, dtype), n)
                     for dtype in (np.float32, np.float64)
@@ -1066,8 +1064,7 @@ class ProgrammedCrossbar:
             # Not sklearn's gen_batches: its parameter validation costs more than a small block.
             block = slice(start, min(start + block_rows, codes.shape[0]))
             block_out = scratch.result[: block.stop - block.start] if out is None else out[rows][block]
-            with _ufunc_buffer_for_rows(self.n_outputs):
-                clipped_outputs += self._read_block(codes[block], state, block_out, scratch, noise_rng)
+            clipped_outputs += self._read_block(codes[block], state, block_out, scratch, noise_rng)
             if consumer is not None:
                 consumer(slice(rows.start + block.start, rows.start + block.stop), block_out)
         return clipped_inputs, clipped_outputs
@@ -1092,18 +1089,19 @@ class ProgrammedCrossbar:
         n = y.shape[0]
         # Contiguous from here on: numpy's loops over padded rows are slower.
         levels = scratch.levels[:n]
-        if noise_rng is not None:
-            noise = _random.fill_normal_float32(noise_rng, levels, state.noise_sigma[i])
-            y = np.add(noise, y, out=levels)
-        adc_codes = y
-        clipped = 0
-        if self.crossbar.adc_bits is not None:
-            adc_codes = levels if scratch.integer_codes is None else scratch.integer_codes[:n]
-            clipped = self._adc(y, levels, adc_codes)
-        target = out if i == 0 else scratch.partial_sums[:n]
-        self._digital(adc_codes, state.digital[i], target)
-        if i > 0:
-            out += target
+        with _ufunc_buffer_for_rows(self.n_outputs):
+            if noise_rng is not None:
+                noise = _random.fill_normal_float32(noise_rng, levels, state.noise_sigma[i])
+                y = np.add(noise, y, out=levels)
+            adc_codes = y
+            clipped = 0
+            if self.crossbar.adc_bits is not None:
+                adc_codes = levels if scratch.integer_codes is None else scratch.integer_codes[:n]
+                clipped = self._adc(y, levels, adc_codes)
+            target = out if i == 0 else scratch.partial_sums[:n]
+            self._digital(adc_codes, state.digital[i], target)
+            if i > 0:
+                out += target
         return clipped
 
     def _convert_compiled(self, y, i, state, out, scratch, noise_rng):
@@ -1119,7 +1117,7 @@ class ProgrammedCrossbar:
             2 ** (self.crossbar.adc_bits - 1) - 1,
             stage.multiplier,
             stage.addend,
-            stage.relu,
+            self._nmpu.relu,
             stage.factors[out.dtype],
             out,
             accumulate=i > 0,
