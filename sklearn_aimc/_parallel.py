@@ -1,4 +1,4 @@
-"""Row-parallel execution shared by the crossbar and the estimators."""
+"""Task-parallel execution shared by the crossbar and the estimators."""
 
 import contextlib
 import os
@@ -9,7 +9,20 @@ import numpy as np
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["PerThread", "available_threads", "near_equal_bounds", "row_tasks", "run_row_tasks"]
+try:  # threadpoolctl >= 3.8: one "controlling" Python thread may change OpenBLAS limits
+    from threadpoolctl import OpenBLASController
+except ImportError:  # pragma: no cover - older threadpoolctl let every thread set limits
+    OpenBLASController = None
+
+__all__ = [
+    "PerThread",
+    "available_threads",
+    "near_equal_bounds",
+    "row_tasks",
+    "run_row_tasks",
+    "run_tasks",
+    "single_threaded_blas",
+]
 
 _pools = {}
 _pools_lock = threading.Lock()
@@ -17,6 +30,7 @@ _controller = None
 _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limit = None
+_blas_threads_outside = None
 
 
 def _blas():
@@ -27,19 +41,43 @@ def _blas():
     return _controller.select(user_api="blas")
 
 
+def _blas_thread_count():
+    return max((lib["num_threads"] for lib in _blas().info()), default=None)
+
+
+def _claim_blas_control():
+    """Make the calling thread the one that may change OpenBLAS's thread count.
+
+    threadpoolctl 3.8 lets only one Python thread (the first to set a limit,
+    while it lives) change the limits of OpenBLAS's process-wide pool, and
+    silently ignores the others.  The package takes control for the moment it
+    sets or lifts its limit, and gives it back right after.
+    """
+    if OpenBLASController is not None:
+        OpenBLASController.clear_controlling_thread(force=True)
+
+
+def _release_blas_control():
+    if OpenBLASController is not None:
+        OpenBLASController.clear_controlling_thread()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Hold BLAS to one thread while any caller, in any thread, is inside.
 
-    threadpoolctl's limits save and restore a global state, so nested or
-    concurrent uses from several threads would restore each other's limits
-    in the wrong order; a count of the users makes the first one set the
-    limit and the last one lift it.
+    The products of a read must not depend on BLAS's thread count: OpenBLAS
+    blocks, and so rounds, a GEMM differently with one thread and with two.
+    Limits are process-wide, so a count of the users makes the first one set
+    the limit and the last one lift it, whichever threads they run in.
     """
-    global _blas_users, _blas_limit
+    global _blas_users, _blas_limit, _blas_threads_outside
     with _blas_lock:
         if _blas_users == 0:
+            _claim_blas_control()
+            _blas_threads_outside = _blas_thread_count()
             _blas_limit = _blas().limit(limits=1)
+            _release_blas_control()
         _blas_users += 1
     try:
         yield
@@ -47,21 +85,22 @@ def single_threaded_blas():
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
+                _claim_blas_control()
                 _blas_limit.restore_original_limits()
-                _blas_limit = None
+                _release_blas_control()
+                _blas_limit = _blas_threads_outside = None
 
 
 def available_threads():
-    """Threads a computation may use: as many as BLAS is allowed.
+    """Threads a computation may use: as many as BLAS may use outside the package's reads.
 
     Inside joblib workers (``GridSearchCV(n_jobs=...)``) BLAS is limited to
     the worker's share of the cores, so nested parallelism does not
     oversubscribe the machine.
     """
-    blas = _blas().info()
-    if blas:
-        return max(1, max(lib["num_threads"] for lib in blas))
-    return cpu_count()
+    with _blas_lock:
+        threads = _blas_threads_outside if _blas_users else _blas_thread_count()
+    return cpu_count() if threads is None else max(1, threads)
 
 
 def near_equal_bounds(n, block_size):
@@ -110,15 +149,37 @@ def _pool(n_threads):
         return _pools[key]
 
 
+def run_tasks(n_tasks, function):
+    """Call ``function(index)`` for every ``index < n_tasks``, in threads.
+
+    BLAS is held to one thread meanwhile (tasks are small, and multi-threaded
+    BLAS on small blocks costs more than it gains), so that the tasks use the
+    cores; a task that calls this function again runs its sub-tasks inline.
+
+    Parameters
+    ----------
+    n_tasks : int
+    function : callable
+        Called as ``function(index)``.
+
+    Returns
+    -------
+    results : list
+        In task order.
+    """
+    n_threads = min(n_tasks, available_threads()) if n_tasks > 1 else 1
+    with single_threaded_blas():
+        if n_threads <= 1:
+            return [function(index) for index in range(n_tasks)]
+        futures = [_pool(n_threads).submit(function, index) for index in range(n_tasks)]
+        return [future.result() for future in futures]
+
+
 def run_row_tasks(n_rows, task_rows, function):
     """Call ``function(rows, task_index)`` on near-equal row slices, in threads.
 
     The slices depend only on ``n_rows`` and ``task_rows``, never on the
-    number of threads, so a task that seeds its randomness from its index
-    gives identical results on any machine.  BLAS is held to one thread
-    meanwhile (tasks are small, and multi-threaded BLAS on small blocks costs
-    more than it gains), so that the tasks use the cores; a task that calls
-    this function again runs its sub-tasks inline.
+    number of threads (see :func:`run_tasks`).
 
     Parameters
     ----------
@@ -133,9 +194,4 @@ def run_row_tasks(n_rows, task_rows, function):
         In task order.
     """
     tasks = row_tasks(n_rows, task_rows)
-    n_threads = min(len(tasks), available_threads()) if len(tasks) > 1 else 1
-    with single_threaded_blas():
-        if n_threads <= 1:
-            return [function(rows, index) for index, rows in enumerate(tasks)]
-        futures = [_pool(n_threads).submit(function, rows, index) for index, rows in enumerate(tasks)]
-        return [future.result() for future in futures]
+    return run_tasks(len(tasks), lambda index: function(tasks[index], index))

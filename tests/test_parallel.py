@@ -37,3 +37,27 @@ def test_run_row_tasks_returns_results_in_task_order():
     results = run_row_tasks(100, 7, lambda rows, index: (index, rows.start))
     assert [index for index, _ in results] == list(range(len(results)))
     assert [start for _, start in results] == [rows.start for rows in row_tasks(100, 7)]
+
+
+def test_blas_is_single_threaded_inside_from_any_thread():
+    # threadpoolctl 3.8 ignores limits set by a thread other than its
+    # "controlling" one (the first thread that set one, while it lives).
+    # The main thread takes control here; a read from another thread must
+    # still run its products on one BLAS thread, or their rounding changes.
+    from sklearn_aimc._parallel import _blas, single_threaded_blas
+
+    if not _blas().info():
+        pytest.skip("no BLAS library found by threadpoolctl")
+    with single_threaded_blas():
+        pass
+    _blas().limit(limits=2)  # a standalone limit from the main thread keeps control here
+    seen = []
+
+    def read():
+        with single_threaded_blas():
+            seen.append(max(lib["num_threads"] for lib in _blas().info()))
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    assert seen == [1]
