@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, Options
 
 from ._random import as_generator, standard_normal
+from ._validation import check_seconds
 
 __all__ = ["GenericPCM", "HermesPCM", "IdealPCM", "PCMModel"]
 
@@ -62,10 +63,22 @@ def _published_curve(curve):
     return any_shape
 
 
-def _check_time(t):
-    if not isinstance(t, Real) or isinstance(t, bool) or not np.isfinite(t) or t < 0:
-        raise ValueError(f"t must be a finite number of seconds >= 0, got {t!r}.")
-    return float(t)
+def _check_ages(t, shape):
+    """Seconds since programming: a scalar, or an array broadcastable to ``shape``."""
+    if np.ndim(t) == 0:
+        return check_seconds(t, "t")
+    t = np.asarray(t, dtype=np.float64)
+    if not (np.isfinite(t).all() and (t >= 0).all()):
+        raise ValueError("t must hold finite numbers of seconds >= 0.")
+    try:
+        np.broadcast_shapes(t.shape, shape)
+    except ValueError:
+        raise ValueError(f"t has shape {t.shape}, not broadcastable to the conductances' {shape}.") from None
+    return t
+
+
+#: Fault codes of :meth:`PCMModel.draw_faults`.
+HEALTHY, STUCK_RESET, STUCK_SET = 0, 1, 2
 
 
 class PCMModel(BaseEstimator):
@@ -155,6 +168,11 @@ class PCMModel(BaseEstimator):
     def program(self, g_target, random_state=None):
         """Program devices to target conductances.
 
+        The composite of :meth:`programmed_conductance`, :meth:`drift_exponents`
+        and (when faults are configured) :meth:`draw_faults` /
+        :meth:`apply_faults`, each drawing from its own child stream of
+        ``random_state``.
+
         Parameters
         ----------
         g_target : array-like of float, any shape
@@ -173,6 +191,15 @@ class PCMModel(BaseEstimator):
             Drift exponent of each device, drawn once from the target
             conductance (``drift_scale`` applied).
         """
+        g_target = self._check_targets(g_target)
+        prog_rng, drift_rng, fault_rng = as_generator(random_state).spawn(3)
+        g_prog = self.programmed_conductance(g_target, prog_rng)
+        nu = self.drift_exponents(g_target, drift_rng)
+        if self.stuck_reset_fraction or self.stuck_set_fraction:
+            self.apply_faults(g_prog, nu, self.draw_faults(g_target.shape, fault_rng))
+        return g_prog, nu
+
+    def _check_targets(self, g_target):
         self.validate()
         g_target = _as_conductance(g_target, "g_target")
         if (g_target < 0).any() or (g_target > self.g_max * (1 + 1e-6)).any():
@@ -180,52 +207,174 @@ class PCMModel(BaseEstimator):
                 f"g_target must lie within [0, g_max] = [0, {self.g_max}] uS; got values in "
                 f"[{g_target.min()}, {g_target.max()}]."
             )
-        prog_rng, drift_rng, fault_rng = as_generator(random_state).spawn(3)
-        dtype = g_target.dtype
+        return g_target
 
-        g_prog = standard_normal(prog_rng, g_target.shape, dtype)
+    def programmed_conductance(self, g_target, random_state=None):
+        """Programming noise: ``max(0, g_T + prog_noise_scale * sigma_prog(g_T) xi)``.
+
+        Iterative programming leaves each device a Gaussian error around its
+        target whose standard deviation is the model's measured
+        :meth:`programming_std` curve.
+
+        Parameters
+        ----------
+        g_target : ndarray of float32 or float64
+            Target conductances (uS), within ``[0, g_max]``.
+        random_state : int, Generator, RandomState or None, default=None
+
+        Returns
+        -------
+        g_prog : ndarray, dtype of ``g_target``
+        """
+        g_target = _as_conductance(g_target, "g_target")
+        dtype = g_target.dtype
+        g_prog = standard_normal(as_generator(random_state), g_target.shape, dtype)
         g_prog *= self.programming_std(g_target)
         if self.prog_noise_scale != 1:
             g_prog *= dtype.type(self.prog_noise_scale)
         g_prog += g_target
-        np.maximum(g_prog, 0, out=g_prog)
+        return np.maximum(g_prog, 0, out=g_prog)
 
-        nu = standard_normal(drift_rng, g_target.shape, dtype)
+    def drift_exponents(self, g_target, random_state=None):
+        """Drift exponents ``nu = drift_scale |mu_nu(g_T) + sigma_nu(g_T) xi|``, one per device.
+
+        Drawn once per programmed device from its *target* conductance (the
+        measured :meth:`drift_exponent_mean` and :meth:`drift_exponent_std`).
+
+        Parameters
+        ----------
+        g_target : ndarray of float32 or float64
+        random_state : int, Generator, RandomState or None, default=None
+
+        Returns
+        -------
+        nu : ndarray, dtype of ``g_target``
+        """
+        g_target = _as_conductance(g_target, "g_target")
+        dtype = g_target.dtype
+        nu = standard_normal(as_generator(random_state), g_target.shape, dtype)
         nu *= self.drift_exponent_std(g_target)
         nu += self.drift_exponent_mean(g_target)
         np.abs(nu, out=nu)
         if self.drift_scale != 1:
             nu *= dtype.type(self.drift_scale)
+        return nu
 
-        if self.stuck_reset_fraction or self.stuck_set_fraction:
-            self._apply_faults(g_prog, nu, fault_rng)
-        return g_prog, nu
+    def draw_faults(self, shape, random_state=None):
+        """Which devices are stuck: a fault code per device.
 
-    def _apply_faults(self, g_prog, nu, rng):
-        """Overwrite stuck devices in place: RESET at 0 uS, SET at ``g_max``."""
-        u = rng.random(g_prog.shape, dtype=g_prog.dtype)
-        stuck_reset = u < self.stuck_reset_fraction
-        stuck_set = ~stuck_reset & (u < self.stuck_reset_fraction + self.stuck_set_fraction)
-        g_prog[stuck_reset] = 0
+        A fault is a property of the physical device, not of a write: a chip
+        draws its fault map once and keeps it across reprogramming.
+
+        Parameters
+        ----------
+        shape : tuple of int
+        random_state : int, Generator, RandomState or None, default=None
+
+        Returns
+        -------
+        faults : ndarray of uint8 of ``shape``
+            ``HEALTHY`` (0), ``STUCK_RESET`` (1, at 0 uS) or ``STUCK_SET``
+            (2, at ``g_max``), with probabilities ``stuck_reset_fraction`` and
+            ``stuck_set_fraction``.
+        """
+        self.validate()
+        u = as_generator(random_state).random(shape, dtype=np.float32)
+        faults = np.zeros(shape, dtype=np.uint8)
+        faults[u < np.float32(self.stuck_reset_fraction + self.stuck_set_fraction)] = STUCK_SET
+        faults[u < np.float32(self.stuck_reset_fraction)] = STUCK_RESET
+        return faults
+
+    def apply_faults(self, g_prog, nu, faults):
+        """Overwrite stuck devices in place: RESET at 0 uS, SET at ``g_max``.
+
+        A device stuck in SET drifts like a device programmed to ``g_max``
+        (the mean drift exponent there, times ``drift_scale``).
+
+        Parameters
+        ----------
+        g_prog, nu : ndarray
+            Programmed conductances and drift exponents, modified in place.
+        faults : ndarray of uint8, shape of ``g_prog``
+            From :meth:`draw_faults`.
+        """
+        stuck_set = faults == STUCK_SET
+        g_prog[faults == STUCK_RESET] = 0
         g_prog[stuck_set] = self.g_max
         g_max = np.full(1, self.g_max, dtype=g_prog.dtype)
         nu[stuck_set] = self.drift_exponent_mean(g_max)[0] * self.drift_scale
 
+    def drifted_conductance(self, g_prog, nu, t):
+        """Power-law drift: ``g_prog ((t + t0) / t0) ** -nu`` (no drift at ``t = 0``).
+
+        Parameters
+        ----------
+        g_prog, nu : ndarray
+        t : float or ndarray
+            Seconds since each device was programmed (scalar, or one age per
+            device, broadcastable to ``g_prog``).
+
+        Returns
+        -------
+        g_drift : ndarray, dtype of ``g_prog``
+        """
+        dtype = g_prog.dtype
+        g = g_prog.copy()
+        if self.drift_scale > 0 and np.any(np.asarray(t) > 0):
+            log_decay = np.log1p(np.asarray(t, dtype=np.float64) / self.t0)
+            decay = np.multiply(nu, (-log_decay).astype(dtype))
+            np.exp(decay, out=decay)
+            g *= decay
+        return g
+
+    def add_read_noise(self, g, g_prog, t, random_state=None):
+        """Accumulated 1/f read noise, added to ``g`` in place and clamped at 0.
+
+        Standard deviation ``|g| Q_s(g_prog) sqrt(ln((t + t0 + t_read) / (2
+        t_read)))`` (Nandakumar et al. 2019), redrawn at every evaluation time.
+
+        Parameters
+        ----------
+        g : ndarray
+            Drifted conductances (>= 0), modified in place.
+        g_prog : ndarray
+            Programmed conductances (the coefficient ``Q_s`` depends on them).
+        t : float or ndarray
+            Seconds since each device was programmed.
+        random_state : int, Generator, RandomState or None, default=None
+
+        Returns
+        -------
+        g : ndarray
+        """
+        if self.read_noise_scale == 0:
+            return g
+        dtype = g.dtype
+        t_total = np.asarray(t, dtype=np.float64) + self.t0
+        growth = np.sqrt(np.log((t_total + self.t_read) / (2 * self.t_read))) * self.read_noise_scale
+        sigma = self.read_noise_coefficient(g_prog)
+        sigma *= np.asarray(growth, dtype=dtype)
+        noise = standard_normal(as_generator(random_state), g.shape, dtype)
+        noise *= sigma
+        noise *= g  # g >= 0 here: programmed conductances are clamped and decay is positive
+        g += noise
+        return np.maximum(g, 0, out=g)
+
     def at_time(self, g_prog, nu, t, random_state=None):
         """Conductances ``t`` seconds after programming.
 
-        Applies power-law drift ``g_prog ((t + t0) / t0) ** -nu`` and the 1/f
-        read noise accumulated since programming, with standard deviation
-        ``|g_drift| Q_s(g_prog) sqrt(ln((t + t0 + t_read) / (2 t_read)))``;
-        conductances are clamped at 0.  ``t = 0`` means the first read after
-        programming (time ``t0`` of the fits): no drift yet, but read noise.
+        :meth:`drifted_conductance` followed by :meth:`add_read_noise`.
+        ``t = 0`` means the first read after programming (time ``t0`` of the
+        fits): no drift yet, but read noise.
 
         Parameters
         ----------
         g_prog, nu : array-like
             Output of :meth:`program`.
-        t : float
-            Seconds since programming (>= 0).
+        t : float or array-like of float
+            Seconds since programming (>= 0): one time for all devices, or
+            one age per device (broadcastable to ``g_prog``), for a chip whose
+            devices were written at different times.
         random_state : int, Generator, RandomState or None, default=None
             Source of the read noise.  Reading the same devices at another time
             takes a fresh draw, as on a chip.
@@ -240,25 +389,9 @@ class PCMModel(BaseEstimator):
         nu = np.asarray(nu, dtype=g_prog.dtype)
         if nu.shape != g_prog.shape:
             raise ValueError(f"nu has shape {nu.shape}, g_prog has shape {g_prog.shape}.")
-        t = _check_time(t)
-        dtype = g_prog.dtype
-        t_total = t + self.t0
-
-        g = g_prog.copy()
-        if t > 0 and self.drift_scale > 0:
-            decay = np.multiply(nu, dtype.type(-np.log(t_total / self.t0)))
-            np.exp(decay, out=decay)
-            g *= decay
-        if self.read_noise_scale > 0:
-            growth = np.sqrt(np.log((t_total + self.t_read) / (2 * self.t_read)))
-            sigma = self.read_noise_coefficient(g_prog)
-            sigma *= dtype.type(growth * self.read_noise_scale)
-            noise = standard_normal(as_generator(random_state), g.shape, dtype)
-            noise *= sigma
-            noise *= g  # g >= 0 here: programmed conductances are clamped and decay is positive
-            g += noise
-            np.maximum(g, 0, out=g)
-        return g
+        t = _check_ages(t, g_prog.shape)
+        g = self.drifted_conductance(g_prog, nu, t)
+        return self.add_read_noise(g, g_prog, t, random_state)
 
 
 class HermesPCM(PCMModel):
