@@ -24,7 +24,7 @@ from sklearn_aimc.study import evaluate, n_projections
 
 CASES = (("eeg", "rbf"), ("eeg", "arccos"), ("letter", "rbf"), ("ijcnn1", "rbf"))
 
-_IDEAL = dict(pcm="ideal", dac_bits=None, adc_bits=None, output_noise=0.0, drift_compensation=None, nmpu="float")
+_IDEAL = dict(pcm="ideal", dac_bits=None, adc_bits=None, output_noise=0.0, drift_compensation=None, post_processing="float")
 
 DEVICES = {
     "float (exact product)": "ideal",
@@ -34,7 +34,7 @@ DEVICES = {
     "ideal + HERMES devices (1 h, global compensation) only": AnalogCrossbar(
         **{**_IDEAL, "pcm": "hermes", "drift_compensation": "global"}
     ),
-    "ideal + 8-bit DAC / ADC and NMPU only": AnalogCrossbar(**{**_IDEAL, "dac_bits": 8, "adc_bits": 8, "nmpu": None}),
+    "ideal + 8-bit DAC / ADC and NMPU only": AnalogCrossbar(**{**_IDEAL, "dac_bits": 8, "adc_bits": 8, "post_processing": "fixed"}),
     "HERMES preset, input_percentile=99": AnalogCrossbar(input_percentile=99.0),
     "HERMES preset, t_inference=0": AnalogCrossbar(t_inference=0.0),
 }

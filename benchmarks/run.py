@@ -39,7 +39,8 @@ from sklearn.linear_model import RidgeClassifier
 from threadpoolctl import threadpool_info
 
 import sklearn_aimc
-from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier, _compiled
+from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier
+from sklearn_aimc.crossbar import _compiled
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 #: The read-outs of this install (the compiled one needs numba, the 'fast' extra).

@@ -74,7 +74,7 @@ curves["offset SQ7.8, half_even"] = [
 # The whole crossbar
 # ------------------
 # A 128 x 256 matrix programmed on the HERMES preset, read with the NMPU for
-# each scale format and with ``nmpu="float"``; the error is relative to the
+# each scale format and with ``post_processing="float"``; the error is relative to the
 # exact product ``X @ W``.  A second chip has ideal devices (no programming
 # noise, drift or read noise) and no output noise, but keeps the 8-bit DAC and
 # ADC, so that only quantisation remains.
@@ -89,7 +89,8 @@ presets = {
 
 
 def chip_error(nmpu, **params):
-    chip = AnalogCrossbar(nmpu=nmpu, **params).program(W, calibration_inputs=X, random_state=0)
+    stage = dict(post_processing="float") if nmpu == "float" else dict(nmpu=nmpu)
+    chip = AnalogCrossbar(**stage, **params).program(W, calibration_inputs=X, random_state=0)
     return np.linalg.norm(chip.matmul(X) - exact) / np.linalg.norm(exact)
 
 

@@ -1,4 +1,4 @@
-"""The compiled read-out equals the numpy read-out bit for bit."""
+"""The compiled stages of a read equal the numpy stages bit for bit."""
 
 import os
 import subprocess
@@ -8,10 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
-from sklearn_aimc import AnalogCrossbar
-from sklearn_aimc import _compiled
-from sklearn_aimc._random import box_muller_float32, normals_from_box_muller
-from sklearn_aimc import crossbar as crossbar_module
+from sklearn_aimc import AnalogCrossbar, _random
+from sklearn_aimc.crossbar import _compiled
+from sklearn_aimc.crossbar import read as crossbar_module
 from sklearn_aimc.exceptions import AnalogClippingWarning
 from sklearn_aimc.fixedpoint import FixedPointFormat, NearMemoryUnit
 
@@ -20,12 +19,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def noise_draws(rng, n_rows, n_columns):
+    """Box-Muller inputs (ln u, tan(theta / 2)) of the pairs of each row, from random words."""
+    words = rng.integers(0, 2**64 - 1, size=(n_rows, -(-n_columns // 2)), dtype=np.uint64, endpoint=True)
+    log_u, tan_half_angle = (np.empty(words.shape, np.float32) for _ in range(2))
+    return _random.box_muller_from_words(words, log_u, tan_half_angle)
+
+
 def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulate):
     """The numpy steps: noise, ADC rounding and saturation, the unit's integer path."""
     levels = analog
     if noise is not None:
         log_u, tan_half_angle, sigma = (a.copy() for a in noise)
-        normals = normals_from_box_muller(log_u, tan_half_angle, np.empty(analog.shape, np.float32))
+        normals = _random.normals_per_row(log_u, tan_half_angle, np.empty(analog.shape, np.float32))
         levels = normals * sigma + analog
     levels = np.rint(levels)
     n_clipped = np.count_nonzero(np.abs(levels) > full_scale)
@@ -54,7 +60,7 @@ def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumu
         # Draws with both cosines and sines splitting a row (an odd size), sigma 0 on the ties.
         sigma = rng.uniform(0.5, 4.0, n_columns).astype(np.float32)
         sigma[:8] = 0
-        noise = (*box_muller_float32(np.random.default_rng(1), (n_rows * n_columns + 1) // 2), sigma)
+        noise = (*noise_draws(np.random.default_rng(1), n_rows, n_columns), sigma)
     unit = NearMemoryUnit(relu=relu)
     coefficients = unit.encode(rng.uniform(1e-3, 2.0, n_columns), rng.uniform(-50, 50, n_columns))
     assert coefficients.largest_magnitudes[1] > 0  # offsets exercised
@@ -81,10 +87,10 @@ def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumu
 def test_noise_is_numpys_normals_bit_for_bit(shape):
     # A standard deviation of 2**30 LSB keeps about every bit of the float32
     # normals through the ADC's rounding: any one-ulp difference from
-    # normals_from_box_muller shows (only |z| < 2**-7 lose low bits).
+    # normals_per_row shows (only |z| < 2**-7 lose low bits).
     n_rows, n_columns = shape
-    draws = box_muller_float32(np.random.default_rng(2), (n_rows * n_columns + 1) // 2)
-    expected = normals_from_box_muller(draws[0].copy(), draws[1].copy(), np.empty(shape, np.float32))
+    draws = noise_draws(np.random.default_rng(2), n_rows, n_columns)
+    expected = _random.normals_per_row(draws[0].copy(), draws[1].copy(), np.empty(shape, np.float32))
     expected = np.rint(expected * np.float32(2.0**30)).astype(np.float64)
     out = np.empty(shape)
     _compiled.read_out(
@@ -100,6 +106,32 @@ def test_noise_is_numpys_normals_bit_for_bit(shape):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("n_columns", [1, 2, 7, 300])
+def test_noise_inputs_equal_numpys_counter_words(n_columns):
+    keys = _random.mix64(np.arange(37, dtype=np.uint64))
+    counters = _random.counters(-(-n_columns // 2))
+    words = _random.counter_words(keys, counters, np.empty((37, counters.size), np.uint64))
+    expected = _random.box_muller_from_words(words, *(np.empty(words.shape, np.float32) for _ in range(2)))
+    radius, angle = (np.empty(words.shape, np.float32) for _ in range(2))
+    _compiled.noise_inputs(keys, counters, radius, angle)
+    np.testing.assert_array_equal(np.log(radius), expected[0])
+    np.testing.assert_array_equal(np.tan(angle), expected[1])
+
+
+@pytest.mark.parametrize("n_inputs", [1, 5, 300])
+def test_row_keys_equal_numpys(n_inputs):
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-127, 128, size=(50, n_inputs)).astype(np.float32)
+    codes[0] = -0.0  # negative zeros are code 0
+    codes[1] = 0.0
+    multipliers = _random.hash_multipliers(11, n_inputs)
+    expected = _random.row_keys(_random.integer_codes(codes, quantised=True), multipliers)
+    got = _compiled.row_keys(codes, multipliers, np.empty(50, np.uint64))
+    np.testing.assert_array_equal(got, expected)
+    assert got[0] == got[1]
+    assert np.unique(got[2:]).size == np.unique(codes[2:], axis=0).shape[0]  # distinct rows, distinct keys
+
+
 def read_both_ways(monkeypatch, make_crossbar, W, X_cal, X, **matmul_params):
     """Outputs and clip counts of the same chip read with and without the compiled read-out."""
     results = []
@@ -109,7 +141,7 @@ def read_both_ways(monkeypatch, make_crossbar, W, X_cal, X, **matmul_params):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AnalogClippingWarning)
             Y = chip.matmul(X, **matmul_params)
-        assert (chip._state(chip._time(matmul_params.get("t_inference"))).compiled is not None) == enabled
+        assert (chip._state(chip._read_time(matmul_params.get("t_inference"))).compiled is not None) == enabled
         results.append((Y, chip.counters.clipped_outputs))
     return results
 
@@ -134,9 +166,9 @@ def test_crossbar_reads_are_identical_with_and_without_it(monkeypatch, dtype, pa
     X = rng.standard_normal((333, n_inputs)).astype(dtype)
     X[:4] *= 8  # clips at the ADC
     # Small tasks and blocks of odd rows, a short last one.
-    monkeypatch.setattr(crossbar_module, "_BLOCK_ELEMENTS", 41 * 300)
-    monkeypatch.setattr(crossbar_module, "_TASK_ELEMENTS", 120 * 300)
-    monkeypatch.setattr(crossbar_module, "_MIN_TASK_ELEMENTS", 120 * 300)
+    monkeypatch.setattr(crossbar_module, "BLOCK_ELEMENTS", 41 * 300)
+    monkeypatch.setattr(crossbar_module, "TASK_ELEMENTS", 120 * 300)
+    monkeypatch.setattr(crossbar_module, "MIN_TASK_ELEMENTS", 120 * 300)
     (Y_numpy, clips_numpy), (Y_compiled, clips_compiled) = read_both_ways(
         monkeypatch, lambda: AnalogCrossbar(**params), W, X_cal, X
     )
@@ -167,18 +199,19 @@ def test_into_a_non_contiguous_out_and_through_a_consumer(monkeypatch):
             np.testing.assert_array_equal(streamed, expected[1])
 
 
-@pytest.mark.parametrize("params", [{"nmpu": "float"}, {"nmpu": NearMemoryUnit(output_format=FixedPointFormat(8, 4, signed=True))}])
+@pytest.mark.parametrize("params", [{"post_processing": "float"}, {"nmpu": NearMemoryUnit(output_format=FixedPointFormat(8, 4, signed=True))}])
 def test_other_read_outs_stay_in_numpy(params):
     rng = np.random.default_rng(3)
     W, X = rng.standard_normal((20, 10)), rng.standard_normal((30, 20))
     chip = AnalogCrossbar(**params).program(W, calibration_inputs=X, random_state=0)
-    assert chip._state(chip._time(None)).compiled is None
+    assert chip._state(chip._read_time(None)).compiled is None
 
 
 _TRANSFORM_SCRIPT = """
 import sys
 import numpy as np
-from sklearn_aimc import AnalogRandomFourierFeatures, _compiled
+from sklearn_aimc import AnalogRandomFourierFeatures
+from sklearn_aimc.crossbar import _compiled
 X = np.random.default_rng(4).standard_normal((300, 20)).astype(np.float32)
 features = AnalogRandomFourierFeatures(n_components=300, device="hermes", random_state=5).fit(X)
 np.save(sys.argv[1], features.transform(X))

@@ -17,11 +17,18 @@ from scipy import stats
 
 from sklearn_aimc._random import (
     as_generator,
-    content_key,
+    box_muller_from_words,
+    counter_words,
+    counters,
     entropy_from,
     fill_normal_float32,
     float_key,
+    hash_multipliers,
+    integer_codes,
     keyed_generator,
+    mix64,
+    normals_per_row,
+    row_keys,
     standard_normal,
 )
 
@@ -299,25 +306,51 @@ def test_as_generator():
     assert isinstance(as_generator(None), np.random.Generator)
 
 
-def test_content_key():
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((30, 20)).astype(np.float32)
-    assert content_key(a) == content_key(a.copy())
-    b = a.copy()
-    b[17, 3] = np.nextafter(b[17, 3], np.float32(np.inf))  # one ulp of one element
-    assert content_key(a) != content_key(b)
-    assert content_key(a[:-1]) != content_key(a)
-    assert isinstance(content_key(a), int) and 0 <= content_key(a) < 2**64
-    # Non-contiguous views hash their logical content.
-    f = np.asfortranarray(a)
-    assert content_key(f) == content_key(a)
-    assert content_key(a[:, ::2]) == content_key(np.ascontiguousarray(a[:, ::2]))
+def test_mix64_is_splitmix64():
+    # The published splitmix64 outputs for state 0 (Vigna's splitmix64.c):
+    # next() adds the golden gamma, then mixes.
+    state = np.array([0], dtype=np.uint64)
+    words = []
+    for _ in range(3):
+        state += np.uint64(0x9E3779B97F4A7C15)
+        words.append(int(mix64(state.copy())[0]))
+    assert words == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
 
 
-def test_content_keys_rarely_collide():
+def test_row_keys_depend_on_the_row_only():
     rng = np.random.default_rng(1)
-    keys = {content_key(rng.integers(-127, 128, size=64).astype(np.float32)) for _ in range(2000)}
-    assert len(keys) == 2000
+    codes = rng.integers(-127, 128, size=(2000, 64)).astype(np.float32)
+    multipliers = hash_multipliers(5, 64)
+    keys = row_keys(integer_codes(codes, quantised=True), multipliers)
+    assert np.unique(keys).size == 2000
+    np.testing.assert_array_equal(row_keys(integer_codes(codes[7:8], True), multipliers), keys[7:8])
+    one_code = codes.copy()
+    one_code[3, 10] += 1
+    changed = row_keys(integer_codes(one_code, True), multipliers)
+    assert (changed != keys).sum() == 1 and changed[3] != keys[3]
+    # Unquantised codes hash their float32 bits, -0.0 as 0.0.
+    levels = np.array([[0.0, 1.5], [-0.0, 1.5], [0.0, np.nextafter(np.float32(1.5), np.float32(2))]], np.float32)
+    unquantised = row_keys(integer_codes(levels, quantised=False), hash_multipliers(5, 2))
+    assert unquantised[0] == unquantised[1] != unquantised[2]
+
+
+def test_counter_normals_are_standard_normal():
+    # 2e6 normals from counter words: mean, std and the KS distance within 5
+    # standard errors (SE of the mean 1/sqrt(N), of the std 1/sqrt(2N); the
+    # KS distance's 99.99 % quantile is about 2.1/sqrt(N)); pairs and rows uncorrelated.
+    n_rows, n_columns = 2000, 1000
+    keys = mix64(np.arange(n_rows, dtype=np.uint64))
+    words = counter_words(keys, counters(n_columns // 2), np.empty((n_rows, n_columns // 2), np.uint64))
+    log_u, tan_half_angle = (np.empty(words.shape, np.float32) for _ in range(2))
+    box_muller_from_words(words, log_u, tan_half_angle)
+    z = normals_per_row(log_u, tan_half_angle, np.empty((n_rows, n_columns), np.float32)).astype(np.float64)
+    n = z.size
+    assert abs(z.mean()) < 5 / np.sqrt(n)
+    assert abs(z.std() - 1) < 5 / np.sqrt(2 * n)
+    assert stats.kstest(z.ravel(), "norm").statistic < 2.1 / np.sqrt(n)
+    half = n_columns // 2
+    for a, b in [(z[:, :half], z[:, half:]), (z[:-1], z[1:])]:  # cos and sin of a pair; neighbouring rows
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 5 / np.sqrt(a.size)
 
 
 def test_float_key():

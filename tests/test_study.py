@@ -29,6 +29,8 @@ COUNTER_KEYS = {
     "adc_conversions",
     "clipped_inputs",
     "clipped_outputs",
+    "device_writes",
+    "programming_seconds",
     "calibration_vectors",
     "core_mvms",
     "energy_joules",
