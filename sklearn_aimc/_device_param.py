@@ -4,7 +4,37 @@ from sklearn.base import BaseEstimator
 
 from .crossbar import check_device
 
-__all__ = ["check_device_unchanged", "device_has_read_noise"]
+__all__ = ["DeviceParamMixin", "check_device_unchanged"]
+
+
+class DeviceParamMixin:
+    """Nested ``device__<param>`` parameters also reach a device given by name.
+
+    With ``device="hermes"`` (the default) or ``"ideal"``,
+    ``set_params(device__t_inference=...)`` or a grid over
+    ``device__adc_bits`` first replaces the name by the configuration it
+    stands for (:func:`~sklearn_aimc.crossbar.check_device`), then sets the
+    nested parameter on it.
+    """
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, nested device parameters included.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, and ``device__<param>`` parameters of the
+            device (given by name or as an ``AnalogCrossbar``).
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        if any(name.startswith("device__") for name in params):
+            device = params.get("device", getattr(self, "device", None))
+            if isinstance(device, str):
+                params = {**params, "device": check_device(device)}
+        return super().set_params(**params)
 
 
 def _configuration(crossbar):
@@ -41,13 +71,3 @@ def check_device_unchanged(device, programmed):
             "without reprogramming. Call fit again to program the new configuration."
         )
     return crossbar.t_inference
-
-
-def device_has_read_noise(device):
-    """True when reads of ``device`` carry per-read noise (outputs then depend on
-    how rows are batched, so scikit-learn's sample-order checks do not apply)."""
-    try:
-        crossbar = check_device(device)
-    except ValueError:
-        return False
-    return crossbar.output_noise > 0 and not crossbar.is_exact

@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device_param import check_device_unchanged, device_has_read_noise
+from ._device_param import DeviceParamMixin, check_device_unchanged
 from ._projections import SAMPLINGS, sample_projection
 from ._random import as_generator
 from .crossbar import AnalogCrossbar, check_device
@@ -40,7 +40,7 @@ from .crossbar import AnalogCrossbar, check_device
 __all__ = ["AnalogArcCosineFeatures", "AnalogRandomFourierFeatures", "AnalogSoftmaxFeatures"]
 
 
-class _AnalogRandomFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _AnalogRandomFeatures(DeviceParamMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared fit / transform of the analog random-feature maps.
 
     Subclasses define the projection distribution (:meth:`_spectral`), how
@@ -135,7 +135,6 @@ class _AnalogRandomFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        tags.non_deterministic = device_has_read_noise(self.device)
         return tags
 
 

@@ -29,7 +29,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._device_param import check_device_unchanged, device_has_read_noise
+from ._device_param import DeviceParamMixin, check_device_unchanged
 from .crossbar import AnalogCrossbar, check_device
 
 __all__ = ["AnalogRidge", "AnalogRidgeClassifier"]
@@ -38,7 +38,7 @@ __all__ = ["AnalogRidge", "AnalogRidgeClassifier"]
 _CALIBRATION_ROWS = 1024
 
 
-class _AnalogRidgeBase(BaseEstimator):
+class _AnalogRidgeBase(DeviceParamMixin, BaseEstimator):
     """Float ridge fit, crossbar readout, exact streaming fit."""
 
     _parameter_constraints = {
@@ -129,7 +129,6 @@ class _AnalogRidgeBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.non_deterministic = device_has_read_noise(self.device)
         return tags
 
 

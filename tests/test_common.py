@@ -2,8 +2,10 @@
 
 Each estimator runs in its ideal configuration (``device="ideal"``, the exact
 float product) and in its HERMES configuration (the default simulated chip,
-with per-read output noise), with few projections and ``random_state=0`` so
-that the whole suite stays fast and reproducible.
+with output noise), with few projections and ``random_state=0`` so that the
+whole suite stays fast and reproducible.  Reads are a function of (seed, row,
+time), so no estimator is ``non_deterministic`` and every check runs on both,
+the sample-order and subset invariance checks included.
 """
 
 import numpy as np
@@ -50,19 +52,9 @@ ESTIMATORS = [estimator for device in DEVICES for estimator in _estimators(devic
 def expected_failed_checks(estimator):
     """Common checks an estimator is expected to fail, with the physical reason.
 
-    Every check passes at present, so this returns ``{}``.  The mechanism is
-    kept for failures that the physics of the simulated chip would justify:
-
-    * Per-read output noise (``AnalogCrossbar(output_noise > 0)``, the HERMES
-      default) is seeded from the chip's seed and the content of each block of
-      inputs that is read together.  The same ``X`` always gives the same
-      output, but the output of one row depends on which rows share its read:
-      permuting the rows (``check_methods_sample_order_invariance``) or
-      transforming a subset (``check_methods_subset_invariance``) changes the
-      noise drawn.  These two checks are skipped by scikit-learn because such
-      estimators set the ``non_deterministic`` tag, so they need no entry here.
-    * A new entry must name the check and the device effect that breaks it
-      (quantisation, drift, noise), never a software shortcut.
+    Every check passes at present, so this returns ``{}``.  A new entry must
+    name the check and the device effect that breaks it (quantisation,
+    drift, noise), never a software shortcut.
     """
     return {}
 
@@ -84,40 +76,10 @@ def test_check_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
 
 
-@pytest.mark.parametrize("estimator", _estimators("ideal"), ids=lambda est: type(est).__name__)
-@pytest.mark.parametrize(
-    "device, expected",
-    [
-        ("hermes", True),
-        (AnalogCrossbar(), True),
-        (AnalogCrossbar(output_noise=0.01), True),
-        (AnalogCrossbar.ideal(output_noise=0.04), True),
-        ("ideal", False),
-        (AnalogCrossbar.ideal(), False),
-        (AnalogCrossbar(output_noise=0), False),
-        (AnalogCrossbar(output_noise=0.0), False),
-    ],
-    ids=[
-        "hermes",
-        "AnalogCrossbar()",
-        "output_noise=0.01",
-        "ideal_pcm_with_output_noise",
-        "ideal",
-        "AnalogCrossbar.ideal()",
-        "output_noise=0",
-        "output_noise=0.0",
-    ],
-)
-def test_non_deterministic_tag(estimator, device, expected):
-    estimator = clone(estimator).set_params(device=device)
-    assert get_tags(estimator).non_deterministic is expected
-
-
-@pytest.mark.parametrize("estimator", _estimators("ideal"), ids=lambda est: type(est).__name__)
-def test_non_deterministic_tag_follows_nested_device_parameter(estimator):
-    estimator = clone(estimator).set_params(device=AnalogCrossbar())
-    assert get_tags(estimator).non_deterministic is True
-    estimator.set_params(device__output_noise=0.0)
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda est: f"{type(est).__name__}-{est.device}")
+def test_no_estimator_is_non_deterministic(estimator):
+    # The same seed, row and read time give the same output: nothing for
+    # scikit-learn to skip.
     assert get_tags(estimator).non_deterministic is False
 
 
@@ -143,8 +105,7 @@ def test_every_public_estimator_is_covered():
 
 
 def test_hermes_configuration_is_noisy():
-    # The HERMES configurations above really exercise the noisy path (the
-    # non_deterministic tag, hence the skipped invariance checks) and the
+    # The HERMES configurations above really exercise the noisy path and the
     # ideal ones the exact path: the suite covers both.
     rng = np.random.RandomState(0)
     X = rng.standard_normal((30, 5))
