@@ -51,20 +51,49 @@ class _AnalogRidgeBase(DeviceParamMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
+    def _coefficient_matrix(self):
+        """``coef_.T``, of shape (n_features, n_targets): the matrix on the crossbar."""
+        return np.ascontiguousarray(np.atleast_2d(self.coef_).T)
+
     def _program_coefficients(self, calibration_inputs, calibration_weights, random_state):
-        """Program ``coef_.T``, of shape (n_features, n_targets), onto the crossbar."""
+        """Program ``coef_.T`` onto a fresh crossbar."""
         self.crossbar_ = check_device(self.device).program(
-            np.ascontiguousarray(np.atleast_2d(self.coef_).T),
+            self._coefficient_matrix(),
             calibration_inputs=calibration_inputs,
             calibration_weights=calibration_weights,
             random_state=random_state,
         )
+        self.device_writes_ = self.crossbar_.counters.device_writes
+        self._pending_write = False
+
+    def _write_pending_coefficients(self, t_inference):
+        """Write the coefficients of the latest ``partial_fit`` batches, at chip time ``t_inference``.
+
+        Only the devices of changed coefficients are rewritten, and the
+        converters are recalibrated on the calibration rows; an exact (ideal)
+        chip, which holds no devices, is programmed afresh.
+        """
+        if not getattr(self, "_pending_write", False):
+            return
+        chip = self.crossbar_
+        if chip.crossbar.is_exact:
+            self._program_coefficients(self._calibration_rows, self._calibration_weights, None)
+            self.device_writes_ = 0
+            return
+        self.device_writes_ = chip.reprogram(
+            self._coefficient_matrix(),
+            at=t_inference,
+            calibration_inputs=self._calibration_rows,
+            calibration_weights=self._calibration_weights,
+        )
+        self._pending_write = False
 
     def _readout(self, X):
         """``X @ coef_.T + intercept_`` read from the crossbar, shape (n_samples, n_targets)."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
         t_inference = check_device_unchanged(self.device, self.crossbar_)
+        self._write_pending_coefficients(t_inference)
         scores = self.crossbar_.matmul(X, t_inference=t_inference)
         scores += np.asarray(self.intercept_, dtype=scores.dtype)
         return scores
@@ -124,7 +153,12 @@ class _AnalogRidgeBase(DeviceParamMixin, BaseEstimator):
         coef = coef.astype(X.dtype, copy=False)
         self.coef_ = coef[0] if coef.shape[0] == 1 else coef
         self.intercept_ = intercept.astype(X.dtype, copy=False) if self.fit_intercept else 0.0
-        self._program_coefficients(self._calibration_rows, self._calibration_weights, random_state)
+        if hasattr(self, "crossbar_") and self.crossbar_.n_inputs == X.shape[1] and (
+            self.crossbar_.n_outputs == np.atleast_2d(coef).shape[0]
+        ):
+            self._pending_write = True  # written at the next prediction, see _write_pending_coefficients
+        else:
+            self._program_coefficients(self._calibration_rows, self._calibration_weights, random_state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -160,7 +194,11 @@ class AnalogRidge(MultiOutputMixin, RegressorMixin, _AnalogRidgeBase):
     intercept_ : float or ndarray of shape (n_targets,)
         Fitted intercept (0.0 when ``fit_intercept=False``).
     crossbar_ : ProgrammedCrossbar
-        The chip holding ``coef_.T``.
+        The chip holding ``coef_.T`` (after :meth:`partial_fit`, the new
+        coefficients are written at the next prediction).
+    device_writes_ : int
+        Physical PCM devices written by the latest programming or
+        reprogramming of the chip.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -223,14 +261,19 @@ class AnalogRidge(MultiOutputMixin, RegressorMixin, _AnalogRidgeBase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """Add a batch to an exact streaming ridge fit and reprogram the crossbar.
+        """Add a batch to an exact streaming ridge fit.
 
         Accumulates ``X^T X``, ``X^T y`` and the (weighted) means, so that after
         any sequence of batches ``coef_`` equals the batch ridge solution on all
         of them (to floating-point rounding): data that does not fit in memory
-        can be streamed, e.g. by dask-ml's ``Incremental``.  The crossbar is
-        calibrated on the first 1024 rows seen.  A call to :meth:`fit` discards
-        the accumulated batches.
+        can be streamed, e.g. by dask-ml's ``Incremental``.  The first call
+        programs the crossbar; later calls leave the new coefficients pending,
+        and the next prediction writes the devices of the coefficients that
+        changed, at its read time (:meth:`ProgrammedCrossbar.reprogram
+        <sklearn_aimc.crossbar.ProgrammedCrossbar.reprogram>`), recalibrating
+        the converters on the first 1024 rows seen; ``device_writes_`` then
+        counts the devices written.  A call to :meth:`fit` discards the
+        accumulated batches.
 
         Parameters
         ----------
@@ -312,7 +355,11 @@ class AnalogRidgeClassifier(ClassifierMixin, _AnalogRidgeBase):
     intercept_ : float or ndarray of shape (1,) or (n_classes,)
         Fitted intercepts (0.0 when ``fit_intercept=False``).
     crossbar_ : ProgrammedCrossbar
-        The chip holding ``coef_.T``.
+        The chip holding ``coef_.T`` (after :meth:`partial_fit`, the new
+        coefficients are written at the next prediction).
+    device_writes_ : int
+        Physical PCM devices written by the latest programming or
+        reprogramming of the chip.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -395,14 +442,16 @@ class AnalogRidgeClassifier(ClassifierMixin, _AnalogRidgeBase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Add a batch to an exact streaming fit and reprogram the crossbar.
+        """Add a batch to an exact streaming fit.
 
         The {-1, 1} target encoding of :class:`~sklearn.linear_model.RidgeClassifier`
         is applied per batch and ``X^T X``, ``X^T Y`` are accumulated, so that
         ``coef_`` always equals the batch solution on every batch seen so far
         (to floating-point rounding).  This is the hook for dask-ml's
-        ``Incremental``.  The crossbar is calibrated on the first 1024 rows
-        seen; :meth:`fit` discards the accumulated batches.
+        ``Incremental``.  As in :meth:`AnalogRidge.partial_fit`, the first call
+        programs the crossbar and the next prediction after a later call
+        writes only the devices of changed coefficients (``device_writes_``
+        counts them); :meth:`fit` discards the accumulated batches.
 
         Parameters
         ----------

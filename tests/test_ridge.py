@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import load_wine, make_classification, make_regression
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -521,12 +521,15 @@ def test_partial_fit_hermes_programs_and_counts():
     for index, rows in enumerate(_batches(200)):
         estimator.partial_fit(X[rows], y[rows], classes=[0, 1] if index == 0 else None)
         crossbars.append(estimator.crossbar_)
-    # every batch reprograms the chip, calibrated on all rows seen so far
-    assert len({id(crossbar) for crossbar in crossbars}) == 4
-    assert [crossbar.counters.calibration_vectors for crossbar in crossbars] == [50, 100, 150, 200]
-    assert estimator.crossbar_.is_calibrated
+    # One chip, programmed and calibrated on the first batch; the prediction
+    # writes the latest coefficients and recalibrates on all 200 rows seen.
+    assert len({id(crossbar) for crossbar in crossbars}) == 1
+    assert crossbars[0].counters.calibration_vectors == 50
     accuracy = estimator.score(X, y)
-    assert estimator.crossbar_.counters.input_vectors == 200
+    chip = estimator.crossbar_
+    assert chip.counters.input_vectors == 200
+    assert chip.counters.calibration_vectors >= 50 + 200
+    np.testing.assert_array_equal(chip.target_weights, estimator.coef_.reshape(-1, 1))
     exact = RidgeClassifier(solver="cholesky").fit(X, y).score(X, y)
     assert accuracy > exact - 0.1
 
@@ -629,3 +632,38 @@ def test_readout_clipping_warning_on_out_of_range_inputs():
         estimator.predict(X)  # inputs within the calibrated range
     with pytest.warns(AnalogClippingWarning):
         estimator.predict(X * 10)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_aimc.AnalogClippingWarning")
+def test_partial_fit_reprograms_the_same_chip_lazily():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    estimator = AnalogRidgeClassifier(random_state=0).partial_fit(X[:60], y[:60], classes=[0, 1, 2])
+    chip = estimator.crossbar_
+    assert estimator.device_writes_ == chip.counters.device_writes == X.shape[1] * 3 * 4
+    estimator.partial_fit(X[60:120], y[60:120])
+    assert estimator.crossbar_ is chip and estimator.device_writes_ == X.shape[1] * 3 * 4
+    writes_before = chip.counters.device_writes
+    np.testing.assert_array_equal(chip.target_weights, estimator_first_coefficients(X, y))  # not yet written
+    scores = estimator.decision_function(X)  # writes the changed devices, at the read time
+    assert estimator.crossbar_ is chip
+    np.testing.assert_array_equal(chip.target_weights, estimator.coef_.T)
+    assert estimator.device_writes_ == chip.counters.device_writes - writes_before == X.shape[1] * 3 * 4
+    assert chip.last_write_time == chip.crossbar.t_inference
+    np.testing.assert_array_equal(estimator.decision_function(X), scores)  # nothing pending now
+    assert chip.counters.device_writes - writes_before == estimator.device_writes_
+
+
+def estimator_first_coefficients(X, y):
+    first = AnalogRidgeClassifier(device="ideal").partial_fit(X[:60], y[:60], classes=[0, 1, 2])
+    return first.coef_.T
+
+
+def test_partial_fit_on_an_exact_chip_reprograms_it():
+    X, y = load_wine(return_X_y=True)
+    estimator = AnalogRidgeClassifier(device="ideal").partial_fit(X[:60], y[:60], classes=[0, 1, 2])
+    estimator.partial_fit(X[60:], y[60:])
+    np.testing.assert_allclose(
+        estimator.decision_function(X), X @ estimator.coef_.T + estimator.intercept_, rtol=1e-12, atol=1e-12
+    )
+    assert estimator.device_writes_ == 0
