@@ -8,7 +8,7 @@ default), with a fixed-point near-memory digital stage.
 from .crossbar import AnalogCrossbar, ProgrammedCrossbar, WorkCounters
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
-from .fixedpoint import FixedPointFormat, NearMemoryUnit
+from .fixedpoint import FixedPointFormat, FP16Unit, NearMemoryUnit
 from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures, AnalogSoftmaxFeatures
 from .ridge import AnalogRidge, AnalogRidgeClassifier
 
@@ -22,6 +22,7 @@ __all__ = [
     "AnalogRidge",
     "AnalogRidgeClassifier",
     "AnalogSoftmaxFeatures",
+    "FP16Unit",
     "FixedPointFormat",
     "GenericPCM",
     "HermesPCM",
