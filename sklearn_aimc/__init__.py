@@ -5,6 +5,7 @@ run on a simulated phase-change-memory crossbar (the IBM HERMES chip by
 default), with a fixed-point near-memory digital stage.
 """
 
+from .cost import estimate_cost
 from .crossbar import AnalogCrossbar, ProgrammedCrossbar, WorkCounters
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
@@ -31,4 +32,5 @@ __all__ = [
     "PCMModel",
     "ProgrammedCrossbar",
     "WorkCounters",
+    "estimate_cost",
 ]
