@@ -51,6 +51,7 @@ __all__ = [
     "HERMES_CORE_TOPS_PER_WATT",
     "HERMES_MODES",
     "HOROWITZ_45NM",
+    "HOROWITZ_NODE_NM",
     "NMPU_AREA_RATIO_OVER_FP16",
     "NMPU_SPEEDUP_OVER_FP16",
     "OPS_PER_CORE_MVM",
@@ -764,7 +765,10 @@ def format_cost(table, *, width=100):
     lines.insert(1, "  ".join("-" * w for w in widths))
     chip_total, digital_total = table["chip energy (J)"][-1], table["digital energy (J)"][-1]
     if chip_total > 0:
-        lines.append(f"digital baseline / chip energy: {digital_total / chip_total:.3g}x")
+        lines.append(
+            f"digital baseline / chip energy: {digital_total / chip_total:.3g}x "
+            "(above 1 the chip needs less energy)"
+        )
     lines.append("notes:")
     for part, note in zip(table["part"], table["notes"]):
         lines.extend(textwrap.wrap(f"{part}: {note}", width=width, initial_indent="  ", subsequent_indent="    "))
