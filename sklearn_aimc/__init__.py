@@ -5,10 +5,11 @@ run on a simulated phase-change-memory crossbar (the IBM HERMES chip by
 default), with a fixed-point near-memory digital stage.
 """
 
+from .cost import estimate_cost
 from .crossbar import AnalogCrossbar, ProgrammedCrossbar, WorkCounters
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
-from .fixedpoint import FixedPointFormat, NearMemoryUnit
+from .fixedpoint import FixedPointFormat, FP16Unit, NearMemoryUnit
 from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures, AnalogSoftmaxFeatures
 from .ridge import AnalogRidge, AnalogRidgeClassifier
 
@@ -22,6 +23,7 @@ __all__ = [
     "AnalogRidge",
     "AnalogRidgeClassifier",
     "AnalogSoftmaxFeatures",
+    "FP16Unit",
     "FixedPointFormat",
     "GenericPCM",
     "HermesPCM",
@@ -30,4 +32,5 @@ __all__ = [
     "PCMModel",
     "ProgrammedCrossbar",
     "WorkCounters",
+    "estimate_cost",
 ]

@@ -7,7 +7,9 @@ analog in-memory computing") replaced the FP16 post-processing of that unit by f
 per-column affine correction ``y = a x + b`` (circuit mismatch, drift
 compensation, folded batch-norm), an optional ReLU, and requantisation to the
 format the next stage expects.  This module implements that datapath
-bit-exactly on integers, plus a floating-point reference path to compare with.
+bit-exactly on integers (:class:`NearMemoryUnit`), the FP16 unit it replaces
+bit-exactly in IEEE binary16 (:class:`FP16Unit`), and an exact floating-point
+reference path to compare both with.
 
 Nothing here knows about devices or crossbars: inputs are integer codes, outputs
 are integer codes and the real value of their least significant bit.
@@ -25,6 +27,8 @@ from ._random import as_generator
 
 __all__ = [
     "ROUNDING_MODES",
+    "FP16Coefficients",
+    "FP16Unit",
     "FixedPointFormat",
     "NMPUCoefficients",
     "NearMemoryUnit",
@@ -247,6 +251,16 @@ def shift_round(codes, shift, rounding="half_even", random_state=None):
     return floor + round_up
 
 
+def _check_group_starts(group_starts, n_columns):
+    """``group_starts`` as an array of first columns (``[0]`` when None), validated."""
+    starts = np.zeros(1, dtype=np.intp) if group_starts is None else np.asarray(group_starts)
+    if starts.ndim != 1 or starts.size == 0 or starts[0] != 0 or (np.diff(starts) <= 0).any() or (
+        starts[-1] >= n_columns
+    ):
+        raise ValueError("group_starts must be strictly increasing column indices starting at 0.")
+    return starts
+
+
 def _read_only(array):
     array.flags.writeable = False
     return array
@@ -450,13 +464,7 @@ class NearMemoryUnit(BaseEstimator):
     def _group_exponents(magnitude, fmt, group_starts):
         """Smallest power of two per group that brings every magnitude into ``fmt``."""
         n_columns = magnitude.shape[-1]
-        starts = np.zeros(1, dtype=np.intp) if group_starts is None else np.asarray(group_starts)
-        if starts.ndim != 1 or starts.size == 0 or starts[0] != 0 or (np.diff(starts) <= 0).any() or (
-            starts[-1] >= n_columns
-        ):
-            raise ValueError(
-                "group_starts must be strictly increasing column indices starting at 0."
-            )
+        starts = _check_group_starts(group_starts, n_columns)
         group_max = np.maximum.reduceat(magnitude, starts, axis=-1)
         limit = fmt.max_value
         # log2 of each side, not of the ratio, which underflows for subnormal magnitudes.
@@ -620,6 +628,280 @@ class NearMemoryUnit(BaseEstimator):
         )
         # int32 exponents select numpy's native ldexp loop (int64 ones are cast element-wise).
         return (coefficients.exponents - fractional_bits).astype(np.intc)
+
+
+_FLOAT16 = np.finfo(np.float16)
+# Signed ADC codes of 16 bits (|x| <= 2**15 - 1, and the crossbar's clip marker
+# 2**15) are finite in binary16; 17-bit codes reach 65520, which rounds to inf.
+_MAX_FP16_INPUT_BITS = 16
+_MAX_FP16_CODE = 2**15
+
+
+@dataclass(frozen=True)
+class FP16Coefficients:
+    """Per-column scale and offset registers of the FP16 post-processing unit.
+
+    Produced by :meth:`FP16Unit.encode`.  Each column has its own binary16
+    scale and offset: a floating-point unit needs no shared exponent and no
+    accumulator format, so there is nothing else to store.
+
+    Attributes
+    ----------
+    scale_registers : ndarray of float16
+        The scale ``a`` of each column, rounded to binary16 (read-only).
+    offset_registers : ndarray of float16
+        The offset ``b`` of each column, rounded to binary16 (read-only).
+    """
+
+    scale_registers: np.ndarray
+    offset_registers: np.ndarray
+
+    @property
+    def scale(self):
+        """Real scales realised by the registers (float64, exact)."""
+        return self.scale_registers.astype(np.float64)
+
+    @property
+    def offset(self):
+        """Real offsets realised by the registers (float64, exact)."""
+        return self.offset_registers.astype(np.float64)
+
+
+class FP16Unit(BaseEstimator):
+    """The FP16 post-processing unit after the ADCs, emulated bit-exactly.
+
+    The baseline that the fixed-point :class:`NearMemoryUnit` replaces: the
+    per-core digital unit of the HERMES chip applies, per column ``j`` and
+    ADC code ``x``, ``y = a_j x + b_j`` and optionally a ReLU in IEEE 754
+    binary16 (FP16) arithmetic (Le Gallo et al. 2023; Ferro et al. 2024).
+    Every step is rounded to binary16, round to nearest, ties to even, as
+    :class:`numpy.float16` does:
+
+    1. the ADC code is converted to binary16 (exact for ``|x| <= 2048``, i.e.
+       ADCs of up to 12 bits; the codes of 13- to 16-bit ADCs are rounded;
+       wider ADCs are rejected, as their codes reach beyond binary16's range);
+    2. the product ``a_j x`` is rounded to binary16;
+    3. the offset is added and the sum rounded to binary16;
+    4. ReLU (when ``relu=True``) replaces every value whose sign bit is set by
+       ``+0.0`` - also ``-0.0`` and ``-inf``.
+
+    Multiplication and addition are two separately rounded operations, not a
+    fused multiply-add (an assumption: the sources describe an FP16 unit
+    without saying it fuses them; an FMA would round once and could differ
+    by one unit in the last place).  Overflow gives ``+-inf`` and small results
+    are gradual (subnormal) exactly as in IEEE binary16; nothing saturates.
+    Within the unit, products and sums of binary16 operands are computed in
+    float32 and rounded once more to binary16, which gives the correctly
+    rounded binary16 result (float32's 24-bit significand is at least
+    ``2 * 11 + 2`` bits, so the double rounding is innocuous).
+
+    Dynamic range of binary16: largest finite value 65504 (values from 65520
+    up round to infinity), smallest normal ``2**-14 = 6.1e-5``, smallest
+    subnormal ``2**-24 = 6.0e-8``; a normal value carries 11 significant bits
+    (relative rounding error at most ``2**-11 = 4.9e-4``), subnormals fewer.
+    Scales of a crossbar read-out (the ADC step times the drift gain,
+    typically ``1e-3 ... 1e2``) are normal numbers; a product ``a x`` of an
+    8-bit code overflows only for ``|a| > 515`` (``65520 / 127``).
+
+    Parameters
+    ----------
+    relu : bool, default=False
+        Apply a ReLU after the affine.
+
+    See Also
+    --------
+    NearMemoryUnit : the fixed-point unit that replaces this one.
+
+    References
+    ----------
+    .. [1] M. Le Gallo et al., "A 64-core mixed-signal in-memory compute chip
+       based on phase-change memory for deep neural network inference",
+       Nature Electronics 6, 680-693 (2023).
+    .. [2] E. Ferro et al., "A precision-optimized fixed-point near-memory
+       digital processing unit for analog in-memory computing", ISCAS 2024.
+    .. [3] IEEE Standard for Floating-Point Arithmetic, IEEE 754-2019
+       (binary16 format).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aimc.fixedpoint import FP16Unit
+    >>> unit = FP16Unit()
+    >>> coef = unit.encode(scale=[0.1, 600.0], offset=[0.0, 0.0])
+    >>> coef.scale  # 0.1 is not a binary16 number
+    array([9.99755859e-02, 6.00000000e+02])
+    >>> y = unit.apply(np.array([[3, 127]]), coef)
+    >>> y.dtype, unit.to_float(y, coef)  # 3 x 0.09998 is a tie, rounded to even; 76200 overflows
+    (dtype('float16'), array([[0.29980469,        inf]]))
+    """
+
+    _parameter_constraints = {"relu": ["boolean"]}
+
+    def __init__(self, relu=False):
+        self.relu = relu
+
+    def encode(self, scale, offset=None, group_starts=None, random_state=None):
+        """Round real per-column scales and offsets into binary16 registers.
+
+        Parameters
+        ----------
+        scale : array-like of shape (..., n_columns)
+            Real scale of each column (any sign).
+        offset : array-like of shape (..., n_columns), default=None
+            Real offset of each column; ``+0.0`` when None.
+        group_starts : array-like of int, default=None
+            First column of each group (validated as in
+            :meth:`NearMemoryUnit.encode`).  A floating-point unit stores an
+            exponent per value, so groups change nothing; the parameter is
+            there so the crossbar calls both units alike.
+        random_state : None
+            Unused: the registers are rounded to nearest, ties to even.  Kept
+            for the same reason as ``group_starts``.
+
+        Returns
+        -------
+        coefficients : FP16Coefficients
+
+        Raises
+        ------
+        ValueError
+            If a scale or offset is not finite, or overflows binary16 (its
+            magnitude rounds to infinity, i.e. is at least 65520; the largest
+            finite binary16 value is 65504).
+        """
+        self._validate_params()
+        scale = np.asarray(scale, dtype=np.float64)
+        offset = np.zeros_like(scale) if offset is None else np.broadcast_to(
+            np.asarray(offset, dtype=np.float64), scale.shape
+        )
+        if not (np.isfinite(scale).all() and np.isfinite(offset).all()):
+            raise ValueError("FP16 scales and offsets must be finite.")
+        if group_starts is not None:
+            _check_group_starts(group_starts, scale.shape[-1])
+        return FP16Coefficients(
+            scale_registers=_read_only(_to_binary16(scale, "scale")),
+            offset_registers=_read_only(_to_binary16(offset, "offset")),
+        )
+
+    def apply(self, x_codes, coefficients, random_state=None):
+        """Run integer ADC codes through the unit; returns binary16 results.
+
+        Parameters
+        ----------
+        x_codes : array-like of int of shape (n_samples, n_columns)
+            ADC codes.
+        coefficients : FP16Coefficients
+            From :meth:`encode`, broadcastable to ``x_codes``.
+        random_state : None
+            Unused (kept so the crossbar calls both units alike).
+
+        Returns
+        -------
+        y : ndarray of float16
+            ``round16(round16(round16(x) a) + b)``, ReLU applied when set.
+
+        Raises
+        ------
+        ValueError
+            If a code's magnitude exceeds ``2**15`` (an ADC of more than 16
+            bits), which has no finite binary16 value.
+        """
+        self._validate_params()
+        x_codes = np.asarray(x_codes)
+        if not np.issubdtype(x_codes.dtype, np.integer):
+            raise TypeError(f"x_codes must hold integers, got dtype {x_codes.dtype}.")
+        if x_codes.size and np.abs(x_codes).max() > _MAX_FP16_CODE:
+            raise ValueError(
+                f"ADC codes of magnitude above {_MAX_FP16_CODE} (more than 16 bits) have no "
+                "finite float16 value; the FP16 unit takes ADCs of at most 16 bits."
+            )
+        shape = np.broadcast_shapes(x_codes.shape, coefficients.scale_registers.shape)
+        y = np.empty(shape, dtype=np.float16)
+        return self._affine(x_codes, coefficients, y)
+
+    def to_float(self, values, coefficients):
+        """Real values (float64, exact) of binary16 results of :meth:`apply`.
+
+        ``coefficients`` is unused (the results carry their own exponents);
+        the signature matches :meth:`NearMemoryUnit.to_float`.
+        """
+        return np.asarray(values, dtype=np.float64)
+
+    def integer_dtype(self, input_bits, coefficients=None):
+        """Narrowest integer type holding the codes of an ``input_bits``-bit ADC.
+
+        The crossbar writes its ADC codes into a scratch array of this type
+        before calling :meth:`apply_to_float`; the type also holds the clip
+        marker one step beyond full scale, ``+-2**(input_bits - 1)`` (int16 up
+        to 15 bits, int32 up to 31, int64 beyond).  The arithmetic itself runs
+        on float16.  ``coefficients`` is unused.
+        """
+        for dtype in (np.int16, np.int32):
+            if input_bits < np.iinfo(dtype).bits:
+                return np.dtype(dtype)
+        return np.dtype(np.int64)
+
+    def apply_to_float(self, x_codes, coefficients, out, *, input_bits, work=None, random_state=None):
+        """:meth:`apply` followed by a conversion to ``out``'s dtype, writing into ``out``.
+
+        Parameters
+        ----------
+        x_codes : ndarray of shape (n_samples, n_columns)
+            ADC codes, of an integer dtype or floats holding integers.
+        coefficients : FP16Coefficients
+        out : ndarray of float32 or float64, shape (n_samples, n_columns)
+            Receives the results; binary16 values convert exactly, so they
+            equal ``apply(...)`` bit for bit.
+        input_bits : int
+            Word length of the codes, at most 16 (codes wider than 12 bits are
+            rounded by the conversion to binary16).
+        work : ndarray of float16 of shape (n_samples, n_columns), default=None
+            Scratch space for the binary16 intermediate results; any other
+            array (e.g. the crossbar's integer codes) is not used and a
+            scratch array is allocated.
+        random_state : None
+            Unused.
+
+        Returns
+        -------
+        out : ndarray
+        """
+        if input_bits > _MAX_FP16_INPUT_BITS:
+            raise ValueError(
+                f"input_bits={input_bits}: the FP16 unit takes ADCs of at most "
+                f"{_MAX_FP16_INPUT_BITS} bits (wider codes have no finite float16 value)."
+            )
+        if work is None or work.dtype != np.float16 or work.shape != x_codes.shape:
+            work = np.empty(x_codes.shape, dtype=np.float16)
+        self._affine(x_codes, coefficients, work)
+        np.copyto(out, work, casting="same_kind")
+        return out
+
+    def _affine(self, x_codes, coefficients, y):
+        """The binary16 datapath, into the float16 array ``y`` (which may be ``x_codes``)."""
+        # Overflow to +-inf and gradual underflow are the hardware's behaviour, not errors.
+        with np.errstate(over="ignore", under="ignore"):
+            np.copyto(y, x_codes, casting="unsafe")
+            np.multiply(y, coefficients.scale_registers, out=y)
+            np.add(y, coefficients.offset_registers, out=y)
+        if self.relu:
+            np.copyto(y, np.float16(0.0), where=np.signbit(y))
+        return y
+
+
+def _to_binary16(values, name):
+    """``values`` rounded to float16; raises when a value overflows to infinity."""
+    with np.errstate(over="ignore"):
+        registers = values.astype(np.float16)
+    overflow = np.isinf(registers)
+    if overflow.any():
+        first = float(values[overflow].flat[0])
+        raise ValueError(
+            f"The {name} value {first!r} overflows float16: magnitudes of at least 65520 round "
+            f"to infinity (the largest finite float16 is {float(_FLOAT16.max):g}).  Rescale the "
+            "column (e.g. move a power of two into the next stage)."
+        )
+    return registers
 
 
 def fold_batch_norm(scale, offset, mean, var, weight=1.0, bias=0.0, eps=1e-5):

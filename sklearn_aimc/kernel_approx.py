@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._device_param import DeviceParamMixin, check_device_unchanged
 from ._projections import SAMPLINGS, sample_projection
 from ._random import as_generator
+from .cost import Work
 from .crossbar import AnalogCrossbar, check_device
 
 __all__ = ["AnalogArcCosineFeatures", "AnalogRandomFourierFeatures", "AnalogSoftmaxFeatures"]
@@ -130,6 +131,15 @@ class _AnalogRandomFeatures(DeviceParamMixin, ClassNamePrefixFeaturesOutMixin, T
 
     def _features(self, projection, out, context):
         raise NotImplementedError
+
+    def _digital_operations(self, n_samples):
+        """FP32 operations of :meth:`_features` (and the context) for ``n_samples`` rows."""
+        raise NotImplementedError
+
+    def _cost_work(self, n_samples):
+        """Work of transforming ``n_samples`` rows, for :func:`sklearn_aimc.estimate_cost`."""
+        check_is_fitted(self)
+        return Work(reads=((self.crossbar_, n_samples),), **self._digital_operations(n_samples))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -261,6 +271,11 @@ class AnalogRandomFourierFeatures(_AnalogRandomFeatures):
         np.sin(projection, out=out[:, s:])
         out *= out.dtype.type(np.sqrt(1.0 / s))
 
+    def _digital_operations(self, n_samples):
+        # A cos and a sin of every projection, then 2 s scalings.
+        projections = n_samples * self.n_components
+        return {"sincos": projections, "multiplications": 2 * projections}
+
 
 class AnalogArcCosineFeatures(_AnalogRandomFeatures):
     """Random features of the arc-cosine kernel, projected on a PCM crossbar.
@@ -345,6 +360,14 @@ class AnalogArcCosineFeatures(_AnalogRandomFeatures):
                 np.square(out, out=out)
         out *= scale
 
+    def _digital_operations(self, n_samples):
+        # Per projection: order 0 a sign and a +1 (additions), order 1 and 2 a max
+        # (a comparison); the square of order 2 and the scaling (multiplications).
+        projections = n_samples * self.n_components
+        additions = 2 * projections if self.order == 0 else projections
+        multiplications = 2 * projections if self.order == 2 else projections
+        return {"additions": additions, "multiplications": multiplications}
+
 
 class AnalogSoftmaxFeatures(_AnalogRandomFeatures):
     """FAVOR+ positive random features of the softmax kernel, projected on a PCM crossbar.
@@ -427,3 +450,14 @@ class AnalogSoftmaxFeatures(_AnalogRandomFeatures):
         negative -= shift
         np.exp(out, out=out)
         out *= out.dtype.type(np.sqrt(1.0 / (2 * s)))
+
+    def _digital_operations(self, n_samples):
+        # Per row: ||x||^2 / 2 (d multiplications, d - 1 additions, one halving);
+        # per projection: two shifts (additions; the negation is a sign flip),
+        # two exp and two scalings.
+        d, s = self.n_features_in_, self.n_components
+        return {
+            "additions": n_samples * (d - 1 + 2 * s),
+            "multiplications": n_samples * (d + 1 + 2 * s),
+            "exp": n_samples * 2 * s,
+        }

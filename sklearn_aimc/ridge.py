@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._device_param import DeviceParamMixin, check_device_unchanged
+from .cost import Work
 from .crossbar import AnalogCrossbar, check_device
 
 __all__ = ["AnalogRidge", "AnalogRidgeClassifier"]
@@ -97,6 +98,18 @@ class _AnalogRidgeBase(DeviceParamMixin, BaseEstimator):
         scores = self.crossbar_.matmul(X, t_inference=t_inference)
         scores += np.asarray(self.intercept_, dtype=scores.dtype)
         return scores
+
+    def _cost_work(self, n_samples):
+        """Work of predicting ``n_samples`` rows, for :func:`sklearn_aimc.estimate_cost`.
+
+        The crossbar read, the intercepts added digitally and, for a
+        classifier, the decision (a threshold or an argmax: comparisons).
+        """
+        check_is_fitted(self)
+        additions = self.crossbar_.n_outputs if self.fit_intercept else 0
+        if hasattr(self, "classes_"):
+            additions += max(1, len(self.classes_) - 1)
+        return Work(reads=((self.crossbar_, n_samples),), additions=n_samples * additions)
 
     # Exact streaming fit -------------------------------------------------------
     def _accumulate(self, X, Y, sample_weight):

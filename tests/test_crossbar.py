@@ -28,8 +28,8 @@ from sklearn_aimc import (
     GenericPCM,
     HermesPCM,
     IdealPCM,
+    FP16Unit,
     NearMemoryUnit,
-    PCMModel,
     ProgrammedCrossbar,
     WorkCounters,
 )
@@ -984,3 +984,20 @@ def test_drift_compensation_restores_the_weight_scale_of_the_hermes_preset(mode)
 
     assert 0.93 < gain(compensated) < 1.03
     assert gain(uncompensated) < 0.7
+
+
+def test_fp16_post_processing_is_the_fp16_unit_on_the_adc_codes(converter_setup):
+    # Same chip, same ADC codes: the FP16 stage equals FP16Unit applied to the
+    # codes the float stage scales (one input tile, so no partial sums).
+    W, X_cal, X = converter_setup
+    W, X_cal, X = W[:100], X_cal[:, :100], X[:, :100]
+    floating = converter_chip(W, X_cal, "float")
+    fp16 = converter_chip(W, X_cal, "fp16")
+    scale = floating._state(3600.0).digital[0]
+    codes = np.rint(floating.matmul(X) / np.where(scale > 0, scale, 1.0))
+    unit = FP16Unit()
+    expected = unit.apply_to_float(codes, unit.encode(scale), np.empty_like(codes), input_bits=8)
+    np.testing.assert_array_equal(fp16.matmul(X), expected)
+    assert fp16._state(3600.0).compiled is None  # the compiled read-out covers the NMPU only
+    with pytest.raises(ValueError, match="at most 16 bits"):
+        AnalogCrossbar(post_processing="fp16", adc_bits=17).validate()

@@ -8,6 +8,7 @@ fixed seeds and 5-standard-error tolerances.
 
 import math
 import pickle
+import struct
 import warnings
 from fractions import Fraction
 
@@ -19,6 +20,7 @@ from sklearn.base import clone
 
 from sklearn_aimc.fixedpoint import (
     FixedPointFormat,
+    FP16Unit,
     NearMemoryUnit,
     fold_batch_norm,
     quantize,
@@ -686,3 +688,260 @@ def test_fold_batch_norm_defaults_and_errors():
         fold_batch_norm([1.0], [0.0], mean=[0.0], var=[-1.0], eps=0.5)
     with pytest.raises(ValueError, match="var"):
         fold_batch_norm([1.0], [0.0], mean=[0.0], var=[0.0], eps=0.0)
+
+
+# FP16Unit --------------------------------------------------------------------------
+# Reference: Python's struct 'e' format packs a double into IEEE binary16 with
+# round-to-nearest-even (CPython's PyFloat_Pack2), independently of numpy.
+# Products and sums of two binary16 values are exact in a double (at most 22
+# and 41 significant bits), so one struct rounding gives the correctly rounded
+# binary16 result of each step.
+def round16(value):
+    """``value`` rounded to binary16 (a Python float), +-inf on overflow."""
+    try:
+        return struct.unpack("<e", struct.pack("<e", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def bits16(value):
+    """The 16-bit pattern of a binary16 value (distinguishes -0.0 from 0.0)."""
+    return struct.unpack("<H", struct.pack("<e", value))[0]
+
+
+def ref_fp16_apply(x_codes, scale, offset, relu):
+    """Separate binary16 multiply and add, ReLU on the sign bit, on Python floats."""
+    a = [round16(v) for v in scale]
+    b = [round16(v) for v in offset]
+    out = []
+    for row in x_codes:
+        out_row = []
+        for j, x in enumerate(row):
+            y = round16(round16(round16(float(x)) * a[j]) + b[j])
+            if relu and math.copysign(1.0, y) < 0:
+                y = 0.0
+            out_row.append(y)
+        out.append(out_row)
+    return out
+
+
+def as_bits(array):
+    return np.asarray(array, dtype=np.float16).view(np.uint16)
+
+
+def test_fp16_hand_computed_roundings():
+    unit = FP16Unit()
+    # 0.1 = 1638.4 * 2**-14 is stored as 1638 * 2**-14 = 0.0999755859375.
+    coef = unit.encode([0.1, 1.0, 1.0, 600.0, 65504.0, 65504.0], [0.0, 0.0, 0.0, 0.0, 15.0, 16.0])
+    assert coef.scale[0] == 1638 * 2.0**-14 == 0.0999755859375
+    assert coef.scale_registers.dtype == coef.offset_registers.dtype == np.float16
+    x = np.array([[3, 2049, 2051, 127, 1, 1]])
+    y = unit.apply(x, coef)
+    assert y.dtype == np.float16
+    # 3 * 1638 * 2**-14 = 1228.5 units of 2**-12 (the spacing in [0.25, 0.5)): a
+    # tie, rounded to the even 1228 -> 0.2998046875.
+    assert float(y[0, 0]) == 1228 * 2.0**-12 == 0.2998046875
+    # Codes above 2048 are rounded on conversion (spacing 2): 2049 -> 2048 and
+    # 2051 -> 2052, both ties to the even significand.
+    assert float(y[0, 1]) == 2048.0 and float(y[0, 2]) == 2052.0
+    # 600 * 127 = 76200 overflows to +inf.
+    assert float(y[0, 3]) == math.inf
+    # 65504 + 15 = 65519 is below the midpoint 65520 of 65504 and 2**16: 65504;
+    # 65504 + 16 = 65520 is the midpoint, rounded to (even) 2**16, i.e. overflow.
+    assert float(y[0, 4]) == 65504.0 and float(y[0, 5]) == math.inf
+    assert float(unit.apply(np.array([[-127]]), unit.encode([600.0]))[0, 0]) == -math.inf
+
+
+def test_fp16_subnormals():
+    unit = FP16Unit()
+    # 1e-7 = 1.68 * 2**-24 is stored as the subnormal 2 * 2**-24; 2**-25 is the
+    # midpoint of 0 and the smallest subnormal and rounds to (even) 0;
+    # 1.5 * 2**-25 rounds up to 2**-24.
+    coef = unit.encode([1e-7, 2.0**-25, 1.5 * 2.0**-25, 2.0**-14], [0.0, 0.0, 0.0, 2.0**-24])
+    np.testing.assert_array_equal(coef.scale, [2 * 2.0**-24, 0.0, 2.0**-24, 2.0**-14])
+    assert coef.offset[3] == 2.0**-24
+    y = unit.to_float(unit.apply(np.array([[100, 7, -3, 1]]), coef), coef)
+    # Products of integers and binary16 numbers are multiples of 2**-24: the
+    # subnormal results are exact (gradual underflow, no flush to zero).
+    np.testing.assert_array_equal(y, [[200 * 2.0**-24, 0.0, -3 * 2.0**-24, 2.0**-14 + 2.0**-24]])
+    assert 0 < y[0, 0] < np.finfo(np.float16).smallest_normal
+
+
+def test_fp16_relu_signed_zero():
+    # Negative scale times code 0 is -0.0; -0.0 + -0.0 stays -0.0, while
+    # -0.0 + 0.0 is +0.0 in round-to-nearest.  ReLU clears the sign bit.
+    x = np.array([[0, 0, -5, 5]])
+    scale, offset = [-1.0, -1.0, 2.0, 2.0], [-0.0, 0.0, 3.0, -20.0]
+    plain = FP16Unit().apply(x, FP16Unit().encode(scale, offset))
+    assert as_bits(plain).tolist() == [[0x8000, 0x0000, bits16(-7.0), bits16(-10.0)]]
+    relu = FP16Unit(relu=True).apply(x, FP16Unit().encode(scale, offset))
+    assert as_bits(relu).tolist() == [[0x0000, 0x0000, 0x0000, 0x0000]]
+    # ReLU of -inf is +0.0; +inf passes.
+    overflow = FP16Unit(relu=True).apply(np.array([[-127, 127]]), FP16Unit().encode([600.0, 600.0]))
+    assert as_bits(overflow).tolist() == [[0x0000, 0x7C00]]
+    # Without an offset the registers hold +0.0: the -0.0 product becomes +0.0.
+    assert as_bits(FP16Unit().apply(np.array([[0]]), FP16Unit().encode([-1.0]))).tolist() == [[0x0000]]
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        (127, 127.0), (-127, -127.0), (128, 128.0),  # 8-bit ADC rails (and the crossbar's clip marker)
+        (2047, 2047.0), (-2048, -2048.0),  # 12-bit rails: still exact
+        (32767, 32768.0), (-32767, -32768.0),  # 16-bit rails: spacing 16 above 2**14
+        (2**15, 32768.0),  # the crossbar's clip marker of a 16-bit ADC
+    ],
+)
+def test_fp16_codes_at_adc_rails(code, expected):
+    unit = FP16Unit()
+    y = unit.apply(np.array([[code]], dtype=np.int64), unit.encode([1.0]))
+    assert float(y[0, 0]) == expected
+
+
+def test_fp16_encode_overflow_and_errors():
+    unit = FP16Unit()
+    # 65519 rounds to 65504 (IEEE: no overflow below the midpoint 65520).
+    assert unit.encode([65519.0]).scale[0] == 65504.0
+    assert unit.encode([1.0], [-65519.0]).offset[0] == -65504.0
+    with pytest.raises(ValueError, match=r"scale value 65520\.0 overflows float16"):
+        unit.encode([1.0, 65520.0])
+    with pytest.raises(ValueError, match=r"offset value -100000\.0 overflows float16"):
+        unit.encode([1.0, 1.0], [0.0, -1e5])
+    with pytest.raises(ValueError, match="finite"):
+        unit.encode([np.nan])
+    with pytest.raises(ValueError, match="finite"):
+        unit.encode([1.0], [np.inf])
+    with pytest.raises(ValueError, match="group_starts"):
+        unit.encode([1.0, 2.0], group_starts=[1])
+    with pytest.raises(ValueError, match="relu"):
+        FP16Unit(relu="yes").encode([1.0])
+    with pytest.raises(TypeError, match="integers"):
+        unit.apply(np.array([[1.5]]), unit.encode([1.0]))
+    # 17-bit codes reach 65520, which has no finite float16 value.
+    with pytest.raises(ValueError, match="at most 16 bits"):
+        unit.apply(np.array([[2**15 + 1]]), unit.encode([1.0]))
+    with pytest.raises(ValueError, match="input_bits=17"):
+        unit.apply_to_float(np.zeros((1, 1)), unit.encode([1.0]), np.empty((1, 1)), input_bits=17)
+
+
+def test_fp16_coefficients_are_read_only_and_exact():
+    coef = FP16Unit().encode([[0.3, -2.5]], [[1e-3, 7.0]], group_starts=[0, 1])
+    assert coef.scale_registers.shape == (1, 2)
+    with pytest.raises(ValueError):
+        coef.scale_registers[0, 0] = 1.0
+    with pytest.raises(AttributeError):
+        coef.scale_registers = None  # frozen
+    for realised, requested in ((coef.scale, [0.3, -2.5]), (coef.offset, [1e-3, 7.0])):
+        assert realised.dtype == np.float64
+        assert realised.ravel().tolist() == [round16(v) for v in requested]
+    assert FP16Unit().encode([1.0, 2.0]).offset.tolist() == [0.0, 0.0]
+    assert clone(FP16Unit(relu=True)).relu is True
+    assert pickle.loads(pickle.dumps(coef)).scale.tolist() == coef.scale.tolist()
+
+
+FP16_VALUES = st.floats(-65519.0, 65519.0, allow_nan=False, allow_subnormal=True)
+FP16_SCALES = FP16_VALUES | st.floats(-1e-3, 1e-3) | st.floats(-1e-6, 1e-6)
+
+
+@st.composite
+def fp16_cases(draw):
+    n_rows = draw(st.integers(1, 4))
+    n_cols = draw(st.integers(1, 6))
+    bits = draw(st.sampled_from([8, 12, 16]))
+    rail = 2 ** (bits - 1)
+    x = draw(
+        st.lists(st.lists(st.integers(-rail, rail), min_size=n_cols, max_size=n_cols), min_size=n_rows, max_size=n_rows)
+    )
+    scale = draw(st.lists(FP16_SCALES, min_size=n_cols, max_size=n_cols))
+    offset = draw(st.lists(FP16_SCALES, min_size=n_cols, max_size=n_cols))
+    return np.array(x, dtype=np.int64), scale, offset, draw(st.booleans()), bits
+
+
+@SETTINGS
+@given(case=fp16_cases())
+def test_fp16_apply_matches_struct_reference(case):
+    x, scale, offset, relu, _ = case
+    unit = FP16Unit(relu=relu)
+    coef = unit.encode(scale, offset)
+    assert coef.scale_registers.view(np.uint16).tolist() == [bits16(round16(v)) for v in scale]
+    y = unit.apply(x, coef)
+    expected = ref_fp16_apply(x.tolist(), scale, offset, relu)
+    assert as_bits(y).tolist() == [[bits16(v) for v in row] for row in expected]
+
+
+@SETTINGS
+@given(case=fp16_cases(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_fp16_apply_to_float_bit_identical(case, dtype):
+    x, scale, offset, relu, bits = case
+    unit = FP16Unit(relu=relu)
+    coef = unit.encode(scale, offset)
+    expected = unit.apply(x, coef).astype(dtype)
+    work = np.empty(x.shape, dtype=unit.integer_dtype(bits, coef))
+    work[...] = x
+    for codes, scratch in (
+        (x, None),  # int64 codes
+        (x.astype(dtype), None),  # floats holding integers (exact in float32 up to 2**24)
+        (work, work),  # the crossbar's integer work array, passed as both
+        (x, np.empty(x.shape, dtype=np.float16)),  # a binary16 scratch buffer
+    ):
+        out = np.full(x.shape, np.nan, dtype=dtype)
+        result = unit.apply_to_float(codes, coef, out, input_bits=bits, work=scratch)
+        assert result is out
+        # Bit for bit, signed zeros and infinities included.
+        np.testing.assert_array_equal(out.view(np.uint32 if dtype == np.float32 else np.uint64),
+                                      expected.view(np.uint32 if dtype == np.float32 else np.uint64))
+    np.testing.assert_array_equal(unit.to_float(unit.apply(x, coef), coef), expected.astype(np.float64))
+
+
+def test_fp16_integer_dtype():
+    unit = FP16Unit()
+    # Codes and the clip marker +-2**(bits - 1): 15 bits fit int16, 16 need int32.
+    assert unit.integer_dtype(8) == np.int16 and unit.integer_dtype(15) == np.int16
+    assert unit.integer_dtype(16) == np.int32 and unit.integer_dtype(31) == np.int32
+    assert unit.integer_dtype(32) == np.int64
+
+
+def test_fp16_every_8bit_code_and_realistic_scales():
+    # Every 8-bit ADC code against per-column scales of a crossbar read-out
+    # (1e-3 ... 1e2) and offsets: the whole table equals the struct reference,
+    # and the error against exact float arithmetic is at most one rounding of
+    # the product and one of the sum: |err| <= 2**-11 (|a x| + |a x + b|) +
+    # |x| |a - a16| + |b - b16| (binary16 normals, relative half-ulp 2**-11).
+    rng = np.random.default_rng(0)
+    scale = np.logspace(-3, 2, 16) * rng.uniform(0.5, 1.0, 16)
+    offset = rng.uniform(-20, 20, 16) * scale
+    unit = FP16Unit()
+    coef = unit.encode(scale, offset)
+    x = np.repeat(np.arange(-127, 128)[:, None], 16, axis=1)
+    y = unit.to_float(unit.apply(x, coef), coef)
+    expected = ref_fp16_apply(x.tolist(), scale.tolist(), offset.tolist(), relu=False)
+    np.testing.assert_array_equal(y, expected)
+    exact = scale * x + offset
+    bound = 2.0**-11 * (np.abs(coef.scale * x) * (1 + 2.0**-11) + np.abs(exact)) + np.abs(x) * np.abs(
+        coef.scale - scale
+    ) + np.abs(coef.offset - offset)
+    assert (np.abs(y - exact) <= bound * (1 + 1e-9)).all()
+
+
+def test_fp16_bulk_random_registers_match_struct_reference():
+    # 40 000 random finite binary16 scales and offsets (uniform bit patterns:
+    # every exponent, subnormals, both signs) against random 12-bit codes.
+    # Among the products, ties (low 11 bits of the 22-bit exact product equal
+    # to 100...0) occur with probability about 2**-11: some 20 of them here.
+    rng = np.random.default_rng(1)
+    patterns = rng.integers(0, 2**16, size=(2, 40_000), dtype=np.uint16)
+    registers = patterns.view(np.float16)
+    finite = np.isfinite(registers).all(axis=0)
+    scale, offset = registers[0, finite].astype(np.float64), registers[1, finite].astype(np.float64)
+    x = rng.integers(-2047, 2048, size=(1, scale.size))
+    unit = FP16Unit()
+    y = unit.apply(x, unit.encode(scale, offset))
+    expected = ref_fp16_apply(x.tolist(), scale.tolist(), offset.tolist(), relu=False)
+    assert as_bits(y).tolist() == [[bits16(v) for v in row] for row in expected]
+    # The sample does contain ties of the product (exactly halfway between
+    # two binary16 neighbours), so ties-to-even was exercised.
+    products = (x[0] * scale)[np.abs(x[0] * scale) < 65504]
+    nearest = products.astype(np.float16)
+    other = np.nextafter(nearest, np.where(products > nearest, np.inf, -np.inf).astype(np.float16))
+    ties = (nearest != products) & (np.abs(products - nearest) == np.abs(other.astype(np.float64) - products))
+    assert np.count_nonzero(ties) >= 5

@@ -212,3 +212,6 @@ def test_demo_prints_table_and_returns_runs():
     assert "float acc (%)" in table and "chip K error" in table
     for method in ("RFF", "ORF", "SORF"):
         assert any(line.split()[0] == method for line in text.splitlines() if line.strip())
+    # The cost of the chip pipeline's predictions closes the output.
+    assert "cost of predicting the 89 test rows" in text
+    assert "digital baseline / chip energy:" in text and "total " in text

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import _random
 from ..device import GenericPCM, HermesPCM, IdealPCM, PCMModel
-from ..fixedpoint import NearMemoryUnit
+from ..fixedpoint import FP16Unit, NearMemoryUnit
 
 __all__ = [
     "DEFAULT_T_INFERENCE",
@@ -124,10 +124,12 @@ class AnalogCrossbar(BaseEstimator):
         current for a fixed set of 64 random +-1 inputs), compared with the
         same read of the devices as written, as on the chip.  Per column: one
         gain per column from the same reads.  None leaves drift uncompensated.
-    post_processing : {"fixed", "float"}, default="fixed"
+    post_processing : {"fixed", "fp16", "float"}, default="fixed"
         Digital stage after the ADCs: the fixed-point near-memory unit of
-        Ferro et al. (ISCAS 2024), configured by ``nmpu``, or exact
-        floating-point post-processing (the reference path).
+        Ferro et al. (ISCAS 2024), configured by ``nmpu``; the FP16 unit it
+        replaces (:class:`~sklearn_aimc.fixedpoint.FP16Unit`, every operation
+        rounded to IEEE binary16; ADCs of at most 16 bits); or exact
+        floating-point post-processing (the simulator's reference path).
     nmpu : NearMemoryUnit or None, default=None
         Configuration of the fixed-point unit; None uses
         :class:`~sklearn_aimc.fixedpoint.NearMemoryUnit` with its published
@@ -187,7 +189,7 @@ class AnalogCrossbar(BaseEstimator):
         "calibration": [StrOptions({"percentile", "mse"})],
         "t_inference": [Interval(Real, 0, None, closed="left")],
         "drift_compensation": [StrOptions({"global", "per_column"}), None],
-        "post_processing": [StrOptions({"fixed", "float"})],
+        "post_processing": [StrOptions({"fixed", "fp16", "float"})],
         "nmpu": [NearMemoryUnit, None],
         "fault_compensation": ["boolean"],
     }
@@ -258,10 +260,15 @@ class AnalogCrossbar(BaseEstimator):
             The resolved device model.
         """
         self._validate_params()
-        if self.post_processing == "fixed" and self.adc_bits is None:
+        if self.post_processing != "float" and self.adc_bits is None:
             raise ValueError(
-                "The fixed-point near-memory unit processes integer ADC codes: set adc_bits, or "
+                f"post_processing={self.post_processing!r} processes integer ADC codes: set adc_bits, or "
                 "use post_processing='float' for an ideal (unquantised) readout."
+            )
+        if self.post_processing == "fp16" and self.adc_bits > 16:
+            raise ValueError(
+                f"The FP16 unit takes ADC codes of at most 16 bits (larger ones overflow binary16), got "
+                f"adc_bits={self.adc_bits}."
             )
         model = self.device_model()
         model.validate()
@@ -289,12 +296,17 @@ class AnalogCrossbar(BaseEstimator):
         return IdealPCM()
 
     def near_memory_unit(self):
-        """The fixed-point unit of the configuration (``nmpu`` or the published default).
+        """The digital unit after the ADCs: ``nmpu`` (or the published NMPU), or the FP16 unit.
 
         Returns
         -------
-        unit : NearMemoryUnit
+        unit : NearMemoryUnit or FP16Unit or None
+            None for ``post_processing="float"``.
         """
+        if self.post_processing == "float":
+            return None
+        if self.post_processing == "fp16":
+            return FP16Unit(relu=self.nmpu.relu if isinstance(self.nmpu, NearMemoryUnit) else False)
         return clone(self.nmpu) if isinstance(self.nmpu, NearMemoryUnit) else NearMemoryUnit()
 
     @property

@@ -162,10 +162,9 @@ class ProgrammedCrossbar:
     # Programming -----------------------------------------------------------
     def _unit_and_relu(self):
         """The near-memory unit and whether the ReLU acts after the partial sums."""
-        config = self.crossbar
-        if config.post_processing == "float":
+        unit = self.crossbar.near_memory_unit()
+        if unit is None:
             return None, self._relu
-        unit = config.near_memory_unit()
         relu = self._relu or unit.relu
         # A ReLU acts on the layer's output: with several input tiles, after
         # their partial sums are added, not in each core's unit.

@@ -27,6 +27,7 @@ from scipy import sparse
 
 from .. import _random
 from .._parallel import PerThread, run_row_tasks
+from ..fixedpoint import NearMemoryUnit
 from . import _compiled
 
 __all__ = ["ReadEngine", "ReadState"]
@@ -133,8 +134,8 @@ class ReadEngine:
     ----------
     grid : TileGrid
     dac, adc : DAC, ADC
-    unit : NearMemoryUnit or None
-        The fixed-point near-memory unit (None: float post-processing).
+    unit : NearMemoryUnit, FP16Unit or None
+        The digital unit after the ADCs (None: float post-processing).
     relu_after_sum : bool
         Apply a ReLU after the partial sums of several input tiles are added.
     entropy : int
@@ -360,7 +361,12 @@ class ReadEngine:
         The compiled read-out covers the ADC and a fixed-point near-memory
         unit without requantisation, the HERMES preset's read-out.
         """
-        if not _compiled.ENABLED or self.unit is None or not self.adc.quantises or self.unit.output_format is not None:
+        if (
+            not _compiled.ENABLED
+            or not isinstance(self.unit, NearMemoryUnit)
+            or not self.adc.quantises
+            or self.unit.output_format is not None
+        ):
             return None
         n = self.n_outputs
         return [
