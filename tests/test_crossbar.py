@@ -1001,3 +1001,16 @@ def test_fp16_post_processing_is_the_fp16_unit_on_the_adc_codes(converter_setup)
     assert fp16._state(3600.0).compiled is None  # the compiled read-out covers the NMPU only
     with pytest.raises(ValueError, match="at most 16 bits"):
         AnalogCrossbar(post_processing="fp16", adc_bits=17).validate()
+
+
+@pytest.mark.parametrize("scale", [2.0**-1000, 2.0**-130, 2.0**100, 2.0**1000])
+def test_any_finite_weight_scale_programs(scale):
+    # The mapping, calibration and near-memory registers follow the weights'
+    # scale exactly: a power-of-two scale of W scales the outputs, bit for bit.
+    W, X = gaussian((300, 40), 90), gaussian((100, 300), 91)
+    Y = AnalogCrossbar().program(W, calibration_inputs=X, random_state=0).matmul(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing overflows or underflows on the way
+        Y_scaled = AnalogCrossbar().program(W * scale, calibration_inputs=X, random_state=0).matmul(X)
+    np.testing.assert_array_equal(Y_scaled, Y * scale)
+    assert np.count_nonzero(Y) > 0.95 * Y.size

@@ -667,3 +667,12 @@ def test_partial_fit_on_an_exact_chip_reprograms_it():
         estimator.decision_function(X), X @ estimator.coef_.T + estimator.intercept_, rtol=1e-12, atol=1e-12
     )
     assert estimator.device_writes_ == 0
+
+
+@pytest.mark.parametrize("alpha", [1e30, 1e300])
+def test_huge_alpha_predicts_like_ridge(alpha):
+    # Tiny coefficients program like any others (they map to conductances by
+    # their own range); the predictions are the intercept, as scikit-learn's.
+    X, y = make_regression(n_samples=100, n_features=8, random_state=0)
+    expected = Ridge(alpha=alpha).fit(X, y).predict(X)
+    assert_allclose(AnalogRidge(alpha=alpha, random_state=0).fit(X, y).predict(X), expected, rtol=1e-12)

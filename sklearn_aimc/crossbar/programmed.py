@@ -445,16 +445,19 @@ class ProgrammedCrossbar:
         return self
 
     def _noise_free_outputs(self, X):
-        """Analog outputs of each input tile for the rows ``X``, without output noise, in output units."""
+        """Analog outputs of each input tile for the rows ``X``, without output noise, in output units.
+
+        The products are computed in units of each column's weight range (of
+        order one, whatever the scale of the weights) and scaled in float64.
+        """
         codes, _ = self.dac.convert(X)
-        t = self._array.last_write_time
-        g_diff = self._differential_conductance(t)
+        g_diff = self._differential_conductance(self._array.last_write_time)
         input_step = self.dac.step
-        weight_per_g = self._weight_max / self._g_total
         outputs = []
         for i, rows in enumerate(self.grid.row_slices):
-            mvm = ExactMVM((g_diff[rows] * (input_step[i] * weight_per_g[i])).astype(np.float32), self._code_bits)
-            outputs.append(mvm(codes[:, rows], np.empty((codes.shape[0], self.n_outputs), np.float32)))
+            relative = ExactMVM((g_diff[rows] * (input_step[i] / self._g_total)).astype(np.float32), self._code_bits)
+            y = relative(codes[:, rows], np.empty((codes.shape[0], self.n_outputs), np.float32))
+            outputs.append(y * self._weight_max[i])
         return outputs
 
     @property

@@ -369,6 +369,10 @@ class ReadEngine:
         ):
             return None
         n = self.n_outputs
+        with np.errstate(over="ignore"):  # factors beyond float32's range stand for outputs beyond it
+            return self._stages(digital, n)
+
+    def _stages(self, digital, n):
         return [
             CompiledStage(
                 multiplier=per_column(coefficients.multiplier, n, np.int64),
