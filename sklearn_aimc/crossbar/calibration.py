@@ -5,8 +5,12 @@ the calibration values' magnitudes (the package's default rule) or by the
 range that minimises the expected quantisation plus clipping error of a
 uniform symmetric quantiser, the "MSE" calibration of quantisation toolkits
 (e.g. Banner et al., "Post training 4-bit quantization of convolutional
-networks for rapid-deployment", NeurIPS 2019), which a few outliers cannot
-drag away from the bulk of the data.  :func:`resolution_report` finds ranges
+networks for rapid-deployment", NeurIPS 2019).  Plain MSE is not robust: a
+fraction of a percent of values a thousand times the bulk costs more squared
+error clipped than the whole bulk costs coarsely quantised.  The error is
+therefore computed with far-out values (beyond Tukey's outer fence of the
+magnitudes, Q3 + 3 IQR; Tukey, "Exploratory Data Analysis", 1977) counted at
+the fence, which a few outliers cannot drag away from the bulk of the data.  :func:`resolution_report` finds ranges
 that leave the bulk of the data a handful of levels.
 
 :class:`DriftCompensation` is the chip's drift compensation: a fixed set of
@@ -14,12 +18,14 @@ random +-1 probe inputs is read after programming and again at read time; the
 ratio of the mean column currents rescales the outputs (Le Gallo et al. 2023).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _random
 from .mvm import ExactMVM
 
-__all__ = ["DriftCompensation", "calibrated_range", "resolution_report"]
+__all__ = ["ConverterCalibration", "DriftCompensation", "calibrate_converter", "calibrated_range", "resolution_report"]
 
 # Random +-1 input vectors of a drift-compensation read.
 COMPENSATION_PROBES = 64
@@ -29,6 +35,8 @@ COMPENSATION_PROBES = 64
 # data has its median at about 1/5 of a 99.9th-percentile range).
 MIN_MEDIAN_STEPS = 2.0
 MIN_MEDIAN_FRACTION = 1.0 / 64.0
+# Tukey's outer fence: Q3 + 3 IQR ("far out" values).
+FAR_OUT_IQRS = 3.0
 
 
 def _magnitudes(values, row_weights):
@@ -45,14 +53,23 @@ def percentile_range(values, row_weights, q):
     return float(np.percentile(magnitudes, q, method="inverted_cdf", weights=weights))
 
 
+def far_out_fence(magnitudes, weights):
+    """Tukey's outer fence of the magnitudes, ``Q3 + 3 IQR`` (weighted quartiles)."""
+    q1, q3 = (
+        np.percentile(magnitudes, q, method="inverted_cdf", weights=weights) for q in (25.0, 75.0)
+    )
+    return q3 + FAR_OUT_IQRS * (q3 - q1)
+
+
 def mse_range(values, row_weights, full_scale):
     """The range ``r`` minimising the expected squared error of a ``full_scale``-level quantiser.
 
     With step ``r / full_scale``, values within the range get the rounding
     error of a uniform quantiser (variance ``step**2 / 12``) and values
-    beyond it are clipped to ``r``; the expected error over the (weighted)
-    calibration values is minimised over every candidate range equal to one
-    of their magnitudes, exactly, with cumulative sums.
+    beyond it are clipped to ``r``; magnitudes beyond Tukey's outer fence
+    count at the fence (:func:`far_out_fence`).  The expected error over the
+    (weighted) calibration values is minimised over every candidate range
+    equal to one of their magnitudes, exactly, with cumulative sums.
 
     Parameters
     ----------
@@ -66,6 +83,7 @@ def mse_range(values, row_weights, full_scale):
     r : float
     """
     magnitudes, weights = _magnitudes(values, row_weights)
+    magnitudes = np.minimum(magnitudes, far_out_fence(magnitudes, weights))
     weights = np.ones_like(magnitudes) if weights is None else weights
     order = np.argsort(magnitudes)
     m, w = magnitudes[order], weights[order]
@@ -145,6 +163,59 @@ def resolution_report(values, row_weights, step, full_scale, what):
         f"the {what} range is {step:.3g} per step, but half of the calibration values are "
         f"below {median:.3g}, i.e. {median / step:.2f} steps"
     )
+
+
+@dataclass
+class ConverterCalibration:
+    """The calibrated ranges of one kind of converter, what to report, and the clipping to expect.
+
+    Attributes
+    ----------
+    ranges : ndarray
+        One full scale per block of values.
+    reports : list of str
+        Ranges that leave the bulk of the values a few code steps.
+    clip_share : float
+        Share of the (weighted) calibration values beyond their block's range:
+        the clipping the calibration itself implies.
+    """
+
+    ranges: np.ndarray
+    reports: list
+    clip_share: float
+
+
+def calibrate_converter(blocks, row_weights, method, percentile, full_scale, name):
+    """Calibrate the converters of several blocks of values (input tiles, or tiles).
+
+    Parameters
+    ----------
+    blocks : list of (str, ndarray)
+        A label and the calibration values of each block.
+    row_weights : ndarray of shape (n_rows,) or None
+    method : {"percentile", "mse"}
+    percentile : float
+    full_scale : int or None
+        Largest code of the converter (None: it does not quantise).
+    name : str
+        The converter's name in reports ("DAC", "ADC").
+
+    Returns
+    -------
+    calibration : ConverterCalibration
+    """
+    ranges, reports, clipped, total = [], [], 0.0, 0.0
+    for label, values in blocks:
+        r = calibrated_range(values, row_weights, method, percentile, full_scale)
+        ranges.append(r)
+        magnitudes, weights = _magnitudes(values, row_weights)
+        weights = np.ones_like(magnitudes) if weights is None else weights
+        clipped += weights[magnitudes > r].sum()
+        total += weights.sum()
+        if full_scale is not None:
+            report = resolution_report(values, row_weights, r / full_scale, full_scale, f"{name} ({label})")
+            reports += [] if report is None else [report]
+    return ConverterCalibration(np.array(ranges), reports, float(clipped / total) if total else 0.0)
 
 
 class DriftCompensation:

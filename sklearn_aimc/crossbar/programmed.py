@@ -21,7 +21,7 @@ from .. import _random
 from .._validation import check_seconds
 from ..exceptions import AnalogCalibrationWarning, AnalogClippingWarning
 from .array import DeviceArray
-from .calibration import DriftCompensation, calibrated_range, resolution_report
+from .calibration import DriftCompensation, calibrate_converter
 from .converters import ADC, DAC
 from .counters import WorkCounters
 from .mapping import device_targets, fault_aware_targets, relative_weights, weight_ranges
@@ -400,36 +400,24 @@ class ProgrammedCrossbar:
         X = X.toarray() if sparse.issparse(X) else np.asarray(X, dtype=np.float64)
         weights = None if sample_weight is None else sample_weight[::step]
         config = self.crossbar
-        reports = []
-        ranges = []
-        for i, rows in enumerate(self.grid.row_slices):
-            ranges.append(calibrated_range(X[:, rows], weights, config.calibration, config.input_percentile,
-                                           self.dac.full_scale))
-        self.dac.ranges = np.array(ranges)
-        if self.dac.quantises:
-            for i, rows in enumerate(self.grid.row_slices):
-                report = resolution_report(X[:, rows], weights, self.dac.step[i], self.dac.full_scale,
-                                           f"DAC (input tile {i})")
-                reports += [] if report is None else [report]
-        self.adc.ranges = np.ones((self.grid.n_row_tiles, self.grid.n_col_tiles))
+        grid = self.grid
+        dac = calibrate_converter(
+            [(f"input tile {i}", X[:, rows]) for i, rows in enumerate(grid.row_slices)],
+            weights, config.calibration, config.input_percentile, self.dac.full_scale, "DAC",
+        )
+        self.dac.ranges = dac.ranges
+        self._calibration_clip_shares = {"DAC": dac.clip_share, "ADC": 0.0}
+        reports = dac.reports if self.dac.quantises else []
+        self.adc.ranges = np.ones((grid.n_row_tiles, grid.n_col_tiles))
         if not config.is_exact:
             outputs = self._noise_free_outputs(X)
-            self.adc.ranges = np.array(
-                [
-                    [
-                        calibrated_range(y[:, cols], weights, config.calibration, config.output_percentile,
-                                         self.adc.full_scale)
-                        for cols in self.grid.col_slices
-                    ]
-                    for y in outputs
-                ]
+            adc = calibrate_converter(
+                [(f"tile {i},{j}", y[:, cols]) for i, y in enumerate(outputs) for j, cols in enumerate(grid.col_slices)],
+                weights, config.calibration, config.output_percentile, self.adc.full_scale, "ADC",
             )
-            if self.adc.quantises:
-                for i, y in enumerate(outputs):
-                    for j, cols in enumerate(self.grid.col_slices):
-                        report = resolution_report(y[:, cols], weights, self.adc.step[i, j], self.adc.full_scale,
-                                                   f"ADC (tile {i},{j})")
-                        reports += [] if report is None else [report]
+            self.adc.ranges = adc.ranges.reshape(grid.n_row_tiles, grid.n_col_tiles)
+            self._calibration_clip_shares["ADC"] = adc.clip_share
+            reports += adc.reports if self.adc.quantises else []
         self._calibration_rows = X.shape[0]
         self._clear_cache()
         self.counters.add(calibration_vectors=X.shape[0])
@@ -751,35 +739,34 @@ class ProgrammedCrossbar:
     def _warn_if_clipping(self):
         """One warning per chip, once the values read so far clip unusually often.
 
-        Unusual means more than 10 times the share the calibration percentile
-        implies (and at least 0.1 %), over enough values that the calibrated
-        share predicts at least one clip.
+        Unusual means more than 10 times the share of calibration values that
+        lay beyond their range (and at least 0.1 %), over enough values that
+        the expected share predicts at least ten clips.
         """
-        if self._clipping_warned:
+        if self._clipping_warned or not self.is_calibrated:
             return
         counters = self.counters
         converters = (
-            (counters.clipped_inputs, counters.input_vectors * self.n_inputs, "inputs", "DAC",
-             self.crossbar.input_percentile),
-            (counters.clipped_outputs, counters.adc_conversions, "outputs", "ADC", self.crossbar.output_percentile),
+            (counters.clipped_inputs, counters.input_vectors * self.n_inputs, "inputs", "DAC"),
+            (counters.clipped_outputs, counters.adc_conversions, "outputs", "ADC"),
         )
         reports = []
-        for n_clipped, n_values, what, name, percentile in converters:
-            expected_share = max(1.0 - percentile / 100.0, 1e-12)
-            if n_values * expected_share < 1 or not n_values:
+        for n_clipped, n_values, what, name in converters:
+            expected = self._calibration_clip_shares[name]
+            threshold = max(CLIP_WARNING_FACTOR * expected, CLIP_WARNING_FLOOR)
+            if n_values * threshold < CLIP_WARNING_FACTOR:
                 continue
             share = n_clipped / n_values
-            if share > max(CLIP_WARNING_FACTOR * expected_share, CLIP_WARNING_FLOOR):
+            if share > threshold:
                 reports.append(
                     f"{share:.2%} of the {n_values} {what} read so far fell outside the calibrated {name} "
-                    f"range and were clipped (calibration at the {percentile}th percentile targets "
-                    f"{1.0 - percentile / 100.0:.2%})"
+                    f"range and were clipped ({expected:.2%} of the calibration data lay beyond it)"
                 )
         if reports:
             self._clipping_warned = True
             warnings.warn(
                 "; ".join(reports) + ". Recalibrate with representative data (ProgrammedCrossbar.calibrate) "
-                "or raise the calibration percentile. This warning is shown once per programmed chip; "
+                "or widen the converter ranges. This warning is shown once per programmed chip; "
                 "the clipped values stay counted in its counters.",
                 AnalogClippingWarning,
                 stacklevel=4,
