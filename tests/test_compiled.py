@@ -26,9 +26,9 @@ def noise_draws(rng, n_rows, n_columns):
     return _random.box_muller_from_words(words, log_u, tan_half_angle)
 
 
-def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulate):
-    """The numpy steps: noise, ADC rounding and saturation, the unit's integer path."""
-    levels = analog
+def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulate, low=None):
+    """The numpy steps: the parts' sum, noise, ADC rounding and saturation, the unit's integer path."""
+    levels = analog if low is None else analog + low
     if noise is not None:
         log_u, tan_half_angle, sigma = (a.copy() for a in noise)
         normals = _random.normals_per_row(log_u, tan_half_angle, np.empty(analog.shape, np.float32))
@@ -49,7 +49,8 @@ def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulat
 @pytest.mark.parametrize("with_noise", [True, False])
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("accumulate", [False, True])
-def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumulate):
+@pytest.mark.parametrize("with_low", [False, True], ids=["one_part", "two_parts"])
+def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumulate, with_low):
     rng = np.random.default_rng(0)
     n_columns, padding = 301, 16
     analog_rows = (rng.standard_normal((n_rows, n_columns + padding)) * 80).astype(np.float32)
@@ -66,9 +67,11 @@ def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumu
     assert coefficients.largest_magnitudes[1] > 0  # offsets exercised
     start = rng.standard_normal((n_rows, n_columns)).astype(dtype)
     expected, got = start.copy(), start.copy()
-    n_expected = numpy_read_out(analog_rows[:, :n_columns], noise, 127, coefficients, unit, expected, accumulate)
+    low = (rng.standard_normal((n_rows, n_columns)) * 1e-3).astype(np.float32) if with_low else None
+    n_expected = numpy_read_out(analog_rows[:, :n_columns], noise, 127, coefficients, unit, expected, accumulate, low)
     n_got = _compiled.read_out(
         analog_rows,
+        low,
         noise,
         127,
         np.broadcast_to(coefficients.multiplier, n_columns).astype(np.int64),
@@ -95,6 +98,7 @@ def test_noise_is_numpys_normals_bit_for_bit(shape):
     out = np.empty(shape)
     _compiled.read_out(
         np.zeros(shape, np.float32),
+        None,
         (*draws, np.full(n_columns, 2.0**30, np.float32)),
         2**33,
         np.ones(n_columns, np.int64),

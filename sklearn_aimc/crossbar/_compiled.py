@@ -85,12 +85,13 @@ def _noise_inputs(keys, counters, radius, angle):
 
 
 def _read_out_segment(
-    analog, out, add_noise, log_u, tan_half_angle, cosines, sigma, full_scale, multiplier, addend, relu, factor, accumulate
+    analog, low, add_low, out, add_noise, log_u, tan_half_angle, cosines, sigma, full_scale, multiplier, addend,
+    relu, factor, accumulate,
 ):
     """One run of consecutive outputs of a row, whose noise draws are the same run of pairs."""
     clipped = 0
     for j in range(out.size):
-        level = analog[j]
+        level = analog[j] + low[j] if add_low else analog[j]
         if add_noise:
             t = tan_half_angle[j]
             d = t * t + _ONE
@@ -110,7 +111,8 @@ def _read_out_segment(
 
 
 def _read_out(
-    analog, add_noise, log_u, tan_half_angle, sigma, full_scale, multiplier, addend, relu, factor, accumulate, out
+    analog, low, add_low, add_noise, log_u, tan_half_angle, sigma, full_scale, multiplier, addend, relu, factor,
+    accumulate, out,
 ):
     n_rows, n_columns = out.shape
     # Positions below n_pairs take the cosine of their pair, the others the sine of pair j - n_pairs.
@@ -122,14 +124,17 @@ def _read_out(
                 continue
             # Without noise the draws are empty and never read.
             pairs = slice(0, hi - lo) if add_noise else slice(0, 0)
+            low_part = low[i, lo:hi] if add_low else low[0, 0:0]
+            draw_row = i if add_noise else 0
             clipped += _read_out_segment(
-                analog[i, lo:hi], out[i, lo:hi], add_noise, log_u[i, pairs], tan_half_angle[i, pairs], cosines,
-                sigma[lo:hi], full_scale, multiplier[lo:hi], addend[lo:hi], relu, factor[lo:hi], accumulate,
+                analog[i, lo:hi], low_part, add_low, out[i, lo:hi], add_noise, log_u[draw_row, pairs],
+                tan_half_angle[draw_row, pairs], cosines, sigma[lo:hi], full_scale, multiplier[lo:hi], addend[lo:hi], relu,
+                factor[lo:hi], accumulate,
             )
     return clipped
 
 
-_NO_DRAWS = np.zeros((0, 0), dtype=np.float32)
+_NO_DRAWS = np.zeros((1, 0), dtype=np.float32)
 _NO_SIGMA = np.zeros(0, dtype=np.float32)
 
 if ENABLED:
@@ -163,13 +168,16 @@ def noise_inputs(keys, counters, radius, angle):
     _noise_inputs(keys, counters, radius, angle)
 
 
-def read_out(analog, noise, full_scale, multiplier, addend, relu, factor, out, accumulate=False):
+def read_out(analog, low, noise, full_scale, multiplier, addend, relu, factor, out, accumulate=False):
     """Output noise, ADC and near-memory unit of a block of analog outputs, into ``out``.
 
     Parameters
     ----------
     analog : ndarray of float32 of shape (n_rows, >= n_columns), C-contiguous
         MVM outputs in ADC LSBs; columns beyond ``out``'s are ignored (padding).
+    low : ndarray of float32 of shape (n_rows, n_columns) or None
+        The second part of an exact product (:class:`~sklearn_aimc.crossbar.mvm.ExactMVM`):
+        each output is first ``analog + low``, rounded once, as numpy adds them.
     noise : tuple or None
         ``(log_u, tan_half_angle, sigma)``: ``ln u`` and ``tan(theta / 2)`` of
         the row's ``ceil(n_columns / 2)`` Box-Muller pairs, laid out as
@@ -195,9 +203,11 @@ def read_out(analog, noise, full_scale, multiplier, addend, relu, factor, out, a
     """
     add_noise = noise is not None
     log_u, tan_half_angle, sigma = noise if add_noise else (_NO_DRAWS, _NO_DRAWS, _NO_SIGMA)
+    add_low = low is not None
     return int(
         _read_out(
-            analog, add_noise, log_u, tan_half_angle, sigma, np.float32(full_scale),
+            analog, low if add_low else _NO_DRAWS, add_low, add_noise, log_u, tan_half_angle, sigma,
+            np.float32(full_scale),
             multiplier, addend, relu, factor, accumulate, out,
         )
     )

@@ -98,7 +98,7 @@ class ExactMVM:
         """The gridded analog matrix, float64 (what the read multiplies by)."""
         return sum(part.astype(np.float64) for part in self.parts)
 
-    def __call__(self, codes, out, scratch=None):
+    def __call__(self, codes, out, scratch=None, add_parts=True):
         """``codes @ A`` rounded once to float32, into ``out``.
 
         Parameters
@@ -108,6 +108,10 @@ class ExactMVM:
         out : ndarray of float32 of shape (n, n_outputs)
         scratch : ndarray of shape (n, n_outputs), default=None
             float32 for the second part, float64 for the float64 product.
+        add_parts : bool, default=True
+            With two float32 parts, add them into ``out``; False leaves the
+            exact products of the parts in ``out`` and ``scratch`` for the
+            caller to add (their float32 sum is the result).
 
         Returns
         -------
@@ -118,7 +122,7 @@ class ExactMVM:
             np.matmul(codes, high, out=out)
             second = np.empty(out.shape, np.float32) if scratch is None else scratch
             np.matmul(codes, low, out=second)
-            return np.add(out, second, out=out)
+            return np.add(out, second, out=out) if add_parts else out
         product = np.empty(out.shape, np.float64) if scratch is None else scratch
         if self.code_bits is not None:
             np.matmul(codes.astype(np.float64), self.parts[0], out=product)

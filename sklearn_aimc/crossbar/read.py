@@ -245,9 +245,11 @@ class ReadEngine:
         """Read a block of input codes into ``out``; returns the number of clipped outputs."""
         n = codes.shape[0]
         clipped = 0
-        convert = self._convert if state.compiled is None else self._convert_compiled
+        compiled = state.compiled is not None
+        convert = self._convert_compiled if compiled else self._convert
         for i, rows in enumerate(self.grid.row_slices):
-            y = state.products[i](codes[:, rows], scratch.analog[:n], scratch.mvm[:n])
+            # The compiled read-out adds the two parts of an exact product itself.
+            y = state.products[i](codes[:, rows], scratch.analog[:n], scratch.mvm[:n], add_parts=not compiled)
             noise_keys = None
             if row_keys is not None:
                 noise_keys = _random.mix64(np.bitwise_xor(row_keys, tile_keys[i]))
@@ -294,8 +296,10 @@ class ReadEngine:
             np.tan(tan_half_angle, out=tan_half_angle)
             noise = (log_u, tan_half_angle, state.noise_sigma[i])
         stage = state.compiled[i]
+        low = scratch.mvm[:n] if state.products[i].float32_parts else None
         return _compiled.read_out(
             scratch.analog_rows[:n],
+            low,
             noise,
             self.adc.full_scale,
             stage.multiplier,
