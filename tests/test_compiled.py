@@ -32,7 +32,7 @@ def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulat
     if noise is not None:
         log_u, tan_half_angle, sigma = (a.copy() for a in noise)
         normals = _random.normals_per_row(log_u, tan_half_angle, np.empty(analog.shape, np.float32))
-        levels = normals * sigma + analog
+        levels = normals * sigma + levels
     levels = np.rint(levels)
     n_clipped = np.count_nonzero(np.abs(levels) > full_scale)
     codes = np.clip(levels, -full_scale, full_scale).astype(np.int64)
