@@ -18,7 +18,8 @@ matrix, HERMES ``matmul`` of 100000 x 64 against 64 x 4096 vs ``X @ W``, with
 peak memory), ``transform`` (AnalogRandomFourierFeatures vs RBFSampler),
 ``crossbar`` (matmul and programming from 1 to 16 x 16 tiles), ``ridge``
 (AnalogRidgeClassifier vs RidgeClassifier), ``memory`` (peak memory of
-transform on 1e6 rows), ``scaling`` (time against rows and tiles).
+transform on 1e6 rows), ``scaling`` (time against rows and tiles),
+``reprogram`` (partial reprogramming against programming the whole matrix).
 """
 
 import argparse
@@ -274,6 +275,35 @@ def bench_scaling(quick, repeats):
     print(table(["tiles", "time (s)", "ms per tile"], rows))
 
 
+def bench_reprogram(quick, repeats):
+    """Partial reprogramming against programming the whole matrix, on the same chip configuration."""
+    rng = np.random.default_rng(0)
+    size = 512 if quick else 1024
+    W = rng.standard_normal((size, size))
+    X = rng.standard_normal((1000, size))
+    crossbar = AnalogCrossbar()
+    rows = []
+    for fraction in (0.001, 0.01, 0.1):
+        W_new = W.copy()
+        changed = rng.random(W.shape) < fraction
+        W_new[changed] *= 0.5
+
+        def program():
+            return crossbar.program(W, random_state=0)
+
+        def reprogram(chip=crossbar.program(W, calibration_inputs=X, random_state=0)):
+            # Alternate between the two matrices so that every call writes the changed weights.
+            reprogram.at += 1.0
+            chip.reprogram(W_new if reprogram.at % 2 else W, at=reprogram.at)
+
+        reprogram.at = 0.0
+        t_program, t_reprogram = median_times([program, reprogram], repeats)
+        rows.append([f"{size}x{size}", f"{fraction:.1%}", f"{t_program:.3f}", f"{t_reprogram:.4f}",
+                     f"{t_reprogram / t_program:.3f}"])
+    print("program: program() of the whole matrix; reprogram: reprogram() of the changed weights (neither calibrates)")
+    print(table(["matrix", "weights changed", "program (s)", "reprogram (s)", "ratio"], rows))
+
+
 SECTIONS = {
     "core": bench_core,
     "transform": bench_transform,
@@ -281,6 +311,7 @@ SECTIONS = {
     "ridge": bench_ridge,
     "memory": bench_memory,
     "scaling": bench_scaling,
+    "reprogram": bench_reprogram,
 }
 
 

@@ -153,8 +153,8 @@ class DeviceArray:
             self._write_counts = np.ones(shape, dtype=np.uint8)
         self._write_index = self._write_index.astype(_smallest_unsigned(write), copy=False)
         self._write_index[rows, cols] = write
-        most = int(self._write_counts.max(initial=0)) + 1
-        self._write_counts = self._write_counts.astype(_smallest_unsigned(most), copy=False)
+        # A weight is written at most once per write: the count can reach the number of writes + 1.
+        self._write_counts = self._write_counts.astype(_smallest_unsigned(write + 1), copy=False)
         self._write_counts[rows, cols] += 1
 
     # Reading ---------------------------------------------------------------

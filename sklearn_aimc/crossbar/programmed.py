@@ -192,11 +192,8 @@ class ProgrammedCrossbar:
         """Physical devices of one weight: both polarities, every device."""
         return 2 * self.crossbar.devices_per_polarity
 
-    def _programmed_weights(self):
-        return self._weights * self._signs
-
     def _program_devices(self):
-        W = self._programmed_weights()
+        W = self._weights * self._signs
         self._weight_max = weight_ranges(W, self.grid, self.crossbar.weight_mapping, self._weight_range)
         self._array = DeviceArray(self.pcm, self.grid, self._n_stack, self._entropy)
         self._array.draw_faults()
@@ -268,14 +265,15 @@ class ProgrammedCrossbar:
             )
         if calibration_inputs is not None:
             calibration_inputs = self._check_inputs(calibration_inputs)
-        new = np.asarray(W, dtype=np.float64) * self._signs
-        weight_max = self._remapped_ranges(new)
-        changed = new != self._programmed_weights()
-        changed |= self.grid.per_input(weight_max != self._weight_max)
-        rows, cols = np.nonzero(changed)
+        W = np.asarray(W, dtype=np.float64)
+        rows, cols = self._changed_weights(W)
+        weight_max = self._remapped_ranges(W, rows, cols)
+        if weight_max is not self._weight_max:  # remapped columns: all their weights of that input tile
+            rows, cols = self._changed_weights(W, self.grid.per_input(weight_max != self._weight_max))
         n_devices = 0
         if rows.size:
-            relative = relative_weights(new[rows, cols], self.grid.per_input(weight_max)[rows, cols])
+            signed = W[rows, cols] * self._signs[cols]
+            relative = relative_weights(signed, weight_max[self._row_tile_of[rows], cols])
             targets = device_targets(relative[:, None], self.pcm.g_max, self._n_stack)[..., 0]
             retargeted = 0
             if self.crossbar.fault_compensation and self._array.faults is not None:
@@ -283,7 +281,7 @@ class ProgrammedCrossbar:
             self._array.rewrite(rows, cols, targets, at)
             n_devices = rows.size * self._devices_per_weight + retargeted * self.pcm.devices_per_polarity
             self.counters.add(device_writes=n_devices)
-        self._weights = np.array(W, dtype=np.float64)
+            self._weights[rows, cols] = W[rows, cols]
         self._weights32 = None
         self._weight_max = weight_max
         self._compensation.reference = None
@@ -292,11 +290,30 @@ class ProgrammedCrossbar:
             self.calibrate(calibration_inputs, sample_weight=calibration_weights)
         return int(n_devices)
 
-    def _remapped_ranges(self, new):
-        """Weight ranges after a write: kept, unless the new weights exceed them."""
+    @property
+    def _row_tile_of(self):
+        """The input tile of every input row."""
+        return self.grid.per_input(np.arange(self.grid.n_row_tiles))
+
+    def _changed_weights(self, W, also=None):
+        """(rows, columns) of the weights whose programmed value changes, row-major."""
+        changed = W != self._weights
+        if also is not None:
+            changed |= also
+        changed &= (self._signs != 0)[None, :]  # a column of scale 0 holds zeros whatever W says
+        flat = np.flatnonzero(changed)
+        rows = flat // self.n_outputs
+        return rows, flat - rows * self.n_outputs
+
+    def _remapped_ranges(self, W, rows, cols):
+        """Weight ranges after a write: kept (the same array), unless changed weights exceed them."""
+        magnitude = np.abs(W[rows, cols])
+        exceeds = magnitude > self._weight_max[self._row_tile_of[rows], cols]
+        if not exceeds.any():
+            return self._weight_max
         if self._weight_range is not None:
-            return weight_ranges(new, self.grid, self.crossbar.weight_mapping, self._weight_range)
-        needed = weight_ranges(new, self.grid, self.crossbar.weight_mapping)
+            return weight_ranges(W * self._signs, self.grid, self.crossbar.weight_mapping, self._weight_range)
+        needed = weight_ranges(W * self._signs, self.grid, self.crossbar.weight_mapping)
         return np.where(needed > self._weight_max, needed, self._weight_max)
 
     @property
