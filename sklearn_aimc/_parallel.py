@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from joblib import cpu_count
+from sklearn.utils import gen_even_slices
 from threadpoolctl import ThreadpoolController
 
 try:  # threadpoolctl >= 3.8: one "controlling" Python thread may change OpenBLAS limits
@@ -18,6 +19,7 @@ __all__ = [
     "PerThread",
     "available_threads",
     "near_equal_bounds",
+    "near_equal_slices",
     "row_tasks",
     "run_row_tasks",
     "run_tasks",
@@ -103,20 +105,28 @@ def available_threads():
     return cpu_count() if threads is None else max(1, threads)
 
 
-def near_equal_bounds(n, block_size):
-    """Boundaries of the fewest near-equal blocks of at most ``block_size`` covering ``n``.
+def near_equal_slices(n, block_size):
+    """The fewest near-equal slices of at most ``block_size`` covering ``range(n)``.
 
-    Returns an int array ``[0, b1, ..., n]``; block sizes differ by at most one.
-    Used for the tiles of a crossbar and for the row tasks of a read.
+    Block sizes differ by at most one, the larger ones first
+    (:func:`sklearn.utils.gen_even_slices`).  Used for the tiles of a crossbar
+    and for the row tasks of a read.
     """
     n_blocks = max(1, -(-n // block_size))
-    return np.array([(i * n) // n_blocks for i in range(n_blocks + 1)], dtype=np.intp)
+    if n_blocks == 1:  # the common small read, without gen_even_slices' parameter validation
+        return [slice(0, n)]
+    return list(gen_even_slices(n, n_blocks))
+
+
+def near_equal_bounds(n, block_size):
+    """Boundaries ``[0, b1, ..., n]`` of :func:`near_equal_slices`, as an int array."""
+    slices = near_equal_slices(n, block_size)
+    return np.array([0] + [block.stop for block in slices], dtype=np.intp)
 
 
 def row_tasks(n_rows, task_rows):
     """The fewest near-equal row slices of at most ``task_rows`` rows covering ``n_rows``."""
-    bounds = near_equal_bounds(n_rows, task_rows).tolist()
-    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    return near_equal_slices(n_rows, task_rows)
 
 
 class PerThread:
@@ -152,9 +162,10 @@ def _pool(n_threads):
 def run_tasks(n_tasks, function):
     """Call ``function(index)`` for every ``index < n_tasks``, in threads.
 
-    BLAS is held to one thread meanwhile (tasks are small, and multi-threaded
-    BLAS on small blocks costs more than it gains), so that the tasks use the
-    cores; a task that calls this function again runs its sub-tasks inline.
+    With several tasks, BLAS is held to one thread meanwhile (tasks are small,
+    and multi-threaded BLAS on small blocks costs more than it gains), so that
+    the tasks use the cores; a task that calls this function again runs its
+    sub-tasks inline.  A single task runs inline, BLAS left as it is.
 
     Parameters
     ----------
@@ -167,7 +178,9 @@ def run_tasks(n_tasks, function):
     results : list
         In task order.
     """
-    n_threads = min(n_tasks, available_threads()) if n_tasks > 1 else 1
+    if n_tasks <= 1:  # nothing to share the cores with: leave BLAS as it is
+        return [function(index) for index in range(n_tasks)]
+    n_threads = min(n_tasks, available_threads())
     with single_threaded_blas():
         if n_threads <= 1:
             return [function(index) for index in range(n_tasks)]

@@ -14,7 +14,7 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils import check_array
+from sklearn.utils import assert_all_finite, check_array
 from sklearn.utils.validation import _check_sample_weight
 
 from .. import _random
@@ -595,7 +595,11 @@ class ProgrammedCrossbar:
 
     # The MVM ---------------------------------------------------------------
     def _check_inputs(self, X):
-        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X")
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64) and X.size:
+            # Already an array of floats (estimators validated it): the finiteness check is what is left.
+            assert_all_finite(X, input_name="X")
+        else:
+            X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X")
         if X.shape[1] != self.n_inputs:
             raise ValueError(
                 f"X has {X.shape[1]} features, but the crossbar was programmed with "

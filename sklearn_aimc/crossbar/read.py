@@ -20,7 +20,7 @@ same constants; both give bit-identical outputs and clip counts.
 
 import contextlib
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -61,6 +61,7 @@ class ReadState:
     offsets: np.ndarray | None  # float post-processing: real offset per output (input tile 0)
     realised_scale: np.ndarray  # (n_row_tiles, n_outputs) real output per ADC LSB
     compiled: list | None  # per input tile: CompiledStage, when reads use _compiled
+    tile_keys: dict = field(default_factory=dict)  # read index -> noise key of each input tile
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,11 @@ class ReadEngine:
         """
         n_samples = X.shape[0]
         task_rows = self.task_rows(n_samples)
-        tile_keys = self.tile_keys(t, read_index) if state.noise_sigma is not None else None
+        tile_keys = None
+        if state.noise_sigma is not None:
+            tile_keys = state.tile_keys.get(read_index)
+            if tile_keys is None:
+                tile_keys = state.tile_keys.setdefault(read_index, self.tile_keys(t, read_index))
         # Each thread reuses its scratch space from task to task: fresh arrays per
         # task made the kernel fault in new pages for every task.
         largest_task = min(task_rows, n_samples)
