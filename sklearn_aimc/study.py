@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
-from sklearn.linear_model import RidgeClassifier
+from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -21,7 +21,16 @@ from .crossbar import check_device
 from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures
 from .kernels import arccos_kernel, kernel_approximation_error
 
-__all__ = ["BUNDLED_DATASETS", "demo", "evaluate", "format_table", "n_projections"]
+__all__ = [
+    "BUNDLED_DATASETS",
+    "READOUTS",
+    "demo",
+    "evaluate",
+    "fit_readout",
+    "format_table",
+    "n_projections",
+    "readout_accuracy",
+]
 
 #: Datasets shipped with scikit-learn that the main job can run on (no network).
 BUNDLED_DATASETS = {
@@ -32,6 +41,11 @@ BUNDLED_DATASETS = {
 
 #: Kernels of the paper's chip experiments.
 KERNELS = ("rbf", "arccos")
+#: Ridge readouts of :func:`evaluate`: ``"classifier"`` is scikit-learn's
+#: RidgeClassifier (targets -1 / +1, the sign decides); ``"regression"`` is the
+#: paper's closed-form ridge regression on the {0, 1} labels with prediction
+#: ``round(clip(y_hat, 0, 1))``.
+READOUTS = ("classifier", "regression")
 
 
 def n_projections(n_features, k):
@@ -50,6 +64,77 @@ def random_features(kernel, n_components, *, gamma, sampling, device, random_sta
             n_components, order=0, sampling=sampling, device=device, random_state=random_state
         )
     raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+
+
+def fit_readout(phi, y, *, readout="classifier", alpha=0.5):
+    """The ridge readout of a protocol, fitted in float on features ``phi``.
+
+    Parameters
+    ----------
+    phi : ndarray of shape (n_samples, n_features)
+        Training features.
+    y : ndarray of shape (n_samples,)
+        Labels in {0, 1}.
+    readout : {"classifier", "regression"}, default="classifier"
+        ``"classifier"``: :class:`~sklearn.linear_model.RidgeClassifier`.
+        ``"regression"``: :class:`~sklearn.linear_model.Ridge` with the
+        closed-form (Cholesky) solver and an unpenalised intercept on the
+        {0, 1} targets, as in the paper; see :func:`readout_accuracy`.
+    alpha : float, default=0.5
+        Ridge regularisation.
+
+    Returns
+    -------
+    model : RidgeClassifier or Ridge
+        Fitted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aimc.study import fit_readout, readout_accuracy
+    >>> phi = np.array([[0.0], [0.2], [0.8], [1.0]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> model = fit_readout(phi, y, readout="regression", alpha=0.01)
+    >>> readout_accuracy(model, phi, y)
+    1.0
+    """
+    if readout == "classifier":
+        return RidgeClassifier(alpha=alpha).fit(phi, y)
+    if readout == "regression":
+        return Ridge(alpha=alpha, solver="cholesky").fit(phi, y)
+    raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}.")
+
+
+def readout_accuracy(model, phi, y):
+    """Accuracy of a readout of :func:`fit_readout` on features ``phi``.
+
+    A :class:`~sklearn.linear_model.Ridge` regression predicts
+    ``round(clip(y_hat, 0, 1))`` (the paper's rule); a classifier its class.
+
+    Parameters
+    ----------
+    model : RidgeClassifier or Ridge
+        From :func:`fit_readout`.
+    phi : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Labels in {0, 1}.
+
+    Returns
+    -------
+    accuracy : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_aimc.study import fit_readout, readout_accuracy
+    >>> phi, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> readout_accuracy(fit_readout(phi, y), phi, y)
+    1.0
+    """
+    if isinstance(model, RidgeClassifier):
+        return float(model.score(phi, y))
+    predicted = np.round(np.clip(model.predict(phi), 0.0, 1.0))
+    return float(np.mean(predicted == np.asarray(y)))
 
 
 def exact_kernel(kernel, X, gamma):
@@ -71,6 +156,7 @@ def evaluate(
     random_state=0,
     alpha=0.5,
     n_kernel_points=1000,
+    readout="classifier",
 ):
     """One run of the kernel-approximation protocol.
 
@@ -97,6 +183,10 @@ def evaluate(
         Ridge regularisation (the paper's value).
     n_kernel_points : int, default=1000
         The kernel error is measured on the first ``n_kernel_points`` test rows.
+    readout : {"classifier", "regression"}, default="classifier"
+        The ridge readout (:func:`fit_readout`): scikit-learn's
+        RidgeClassifier, or the paper's ridge regression on {0, 1} targets
+        with prediction ``round(clip(y_hat, 0, 1))``.
 
     Returns
     -------
@@ -110,8 +200,8 @@ def evaluate(
     )
     phi_train = features.fit_transform(X_train)
     phi_test = features.transform(X_test)
-    classifier = RidgeClassifier(alpha=alpha).fit(phi_train, y_train)
-    accuracy = classifier.score(phi_test, y_test)
+    model = fit_readout(phi_train, y_train, readout=readout, alpha=alpha)
+    accuracy = readout_accuracy(model, phi_test, y_test)
     points = phi_test[:n_kernel_points]
     K = exact_kernel(kernel, X_test[:n_kernel_points], gamma)
     kernel_error = kernel_approximation_error(K, points @ points.T)
