@@ -118,7 +118,7 @@ class Executor:
             self.client.cancel(futures)
 
 
-def progress_bar(desc, costs, n_tasks, enabled, stream=None):
+def progress_bar(desc, costs, n_tasks, enabled, stream=None, mininterval=0.5):
     """A tqdm bar over the tasks' estimated costs, showing ``done/total runs`` and an ETA.
 
     The ETA weighs every task by its cost.  The bar is drawn only on a
@@ -131,23 +131,24 @@ def progress_bar(desc, costs, n_tasks, enabled, stream=None):
         disable=None if enabled else True,
         bar_format=_BAR_FORMAT,
         postfix=[f"0/{n_tasks} runs", ""],
-        mininterval=0.5,
+        mininterval=mininterval,
         leave=True,
     )
 
 
 def run_tasks(function, tasks, *, costs, labels, desc, executor, data_of=None, progress=True,
-              stream=None, on_result=None):
+              stream=None, on_result=None, mininterval=0.5):
     """Run every task on ``executor`` with a progress bar; return the results in task order.
 
     ``on_result(task, result)`` is called as each result arrives (in order),
     e.g. to write it to a CSV file.  With ``progress``, a one-line summary
     (runs and wall time) follows on ``stream`` (stderr), on a terminal or not.
+    The bar is redrawn at most every ``mininterval`` seconds.
     """
     stream = sys.stderr if stream is None else stream
     start = time.perf_counter()
     results = []
-    with progress_bar(desc, costs, len(tasks), progress, stream) as bar:
+    with progress_bar(desc, costs, len(tasks), progress, stream, mininterval) as bar:
         for index, result in enumerate(executor.map(function, tasks, data_of)):
             if on_result is not None:
                 on_result(tasks[index], result)
