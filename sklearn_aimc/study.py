@@ -50,7 +50,25 @@ READOUTS = ("classifier", "regression")
 
 
 def n_projections(n_features, k):
-    """Projections of the paper's protocol, ``s = 2**k * d - k``."""
+    """Projections of the paper's protocol, ``s = 2**k * d - k``.
+
+    Parameters
+    ----------
+    n_features : int
+        Input features ``d``.
+    k : int
+        Size index (1 .. 5 in the paper).
+
+    Returns
+    -------
+    s : int
+
+    Examples
+    --------
+    >>> from sklearn_aimc.study import n_projections
+    >>> n_projections(10, 5)
+    315
+    """
     return 2**k * n_features - k
 
 
@@ -232,7 +250,27 @@ def load_bundled(name, random_state=0, dtype=np.float32):
 
 
 def format_table(header, rows):
-    """Plain-text table with right-aligned numeric columns."""
+    """Plain-text table with right-aligned columns and a dashed rule under the header.
+
+    Parameters
+    ----------
+    header : sequence
+        Column titles.
+    rows : sequence of sequence
+        Cells, converted with ``str``.
+
+    Returns
+    -------
+    table : str
+
+    Examples
+    --------
+    >>> from sklearn_aimc.study import format_table
+    >>> print(format_table(["method", "acc"], [["RFF", 95.1]]))
+    method   acc
+    ------  ----
+       RFF  95.1
+    """
     cells = [list(map(str, header))] + [[str(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
