@@ -16,6 +16,7 @@ from .study import BUNDLED_DATASETS, demo
 #: Modules are imported only when their sub-command runs.
 SUBCOMMANDS = {
     "reproduce": ("sklearn_aimc.experiments.kernel_ridge", "the paper's kernel-ridge chip study"),
+    "drift": ("sklearn_aimc.experiments.drift", "the drift study of a deployed chip"),
 }
 
 

@@ -393,3 +393,27 @@ def test_scheduler_needs_dask_backend(capsys):
         cli.main(["reproduce", "--scheduler", "tcp://127.0.0.1:8786"])
     assert info.value.code == 2
     assert "--scheduler needs --backend dask" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the drift sub-command
+def test_drift_subcommand(data_home, tmp_path):
+    stderr = io.StringIO()
+    argv = ["drift", "--datasets", "magic04", "--kernels", "rbf", "--k", "1", "--seeds", "1",
+            "--times", "1", "86400", "--max-train", "100", "--data-home", str(data_home),
+            "--output-dir", str(tmp_path)]
+    assert run_cli(argv, stderr) == 0
+    _, rows = read_csv(tmp_path / "drift.csv")
+    assert [(r["drift_compensation"], r["t_inference"]) for r in rows] == [
+        (mode, t) for mode in ("none", "global", "per_column") for t in ("1.0", "86400.0")
+    ]
+    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "`python -m sklearn_aimc drift --datasets magic04" in text and "## Drift study" in text
+    assert stderr.getvalue().splitlines()[-1].startswith(f"wrote {tmp_path}: 6 drift reads")
+
+
+def test_drift_subcommand_errors(tmp_path, capsys):
+    assert cli.main(["drift", "--datasets", "magic04", "--data-home", str(tmp_path)]) == 1
+    assert "local data not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli.main(["drift", "--k", "0"])
+    assert info.value.code == 2

@@ -6,9 +6,13 @@ after programming, and the test set is read again and again while the devices
 drift (1 s to 1 year), without, with global and with per-column drift
 compensation.  :func:`run_drift_study` runs it, :func:`drift_section` and
 :func:`plot_drift` report it; ``python -m sklearn_aimc reproduce`` runs it
-after the kernel-ridge study (:mod:`sklearn_aimc.experiments.kernel_ridge`).
+after the kernel-ridge study (:mod:`sklearn_aimc.experiments.kernel_ridge`),
+and ``python -m sklearn_aimc drift`` alone (:func:`main`).
 """
 
+import argparse
+import shlex
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,18 +20,20 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from ..datasets import DATASETS
+from ..datasets import DATASETS, ENV_VAR, PROTOCOLS
 from ..kernels import kernel_approximation_error
 from ..study import KERNELS, exact_kernel, fit_readout, random_features, readout_accuracy
 from . import _plotting
 from ._common import (
     ALPHA,
+    DEVICE_PRESETS,
     GAMMA,
     METHODS,
     N_KERNEL_POINTS,
     check_choices,
     check_ks,
     check_positive,
+    chip_description,
     chip_label,
     compensation_name,
     configs,
@@ -37,13 +43,15 @@ from ._common import (
 from ._data import split_sizes
 from ._records import CsvLog, make_row
 from ._report import markdown_table, pm, stats, summarize, time_label
-from ._runner import Executor, run_tasks
+from ._runner import BACKENDS, Executor, clock, run_tasks
 
 __all__ = [
     "DRIFT_COMPENSATIONS",
     "DRIFT_TIMES",
     "DRIFT_TRAIN_TIME",
+    "build_parser",
     "drift_section",
+    "main",
     "plot_drift",
     "run_drift_study",
 ]
@@ -344,3 +352,114 @@ def plot_drift(drift_rows, output_dir, rows=()):
         fig.savefig(path, dpi=120)
         paths.append(path)
     return paths
+
+
+def build_parser():
+    """The parser of ``python -m sklearn_aimc drift``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> from sklearn_aimc.experiments.drift import build_parser
+    >>> build_parser().parse_args(["--datasets", "magic04", "--k", "2"]).k
+    2
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m sklearn_aimc drift",
+        description=(
+            "Drift study on a simulated HERMES chip: program once, train the ridge readout on "
+            "features read 1 s after programming, read the test set again up to a year later "
+            "with no, global and per-column drift compensation. Writes drift.csv, summary.md and "
+            "drift_<dataset>.png to --output-dir."
+        ),
+    )
+    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=["ijcnn1", "magic04"],
+                        metavar="NAME", help="datasets (default: ijcnn1 magic04)")
+    parser.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=list(KERNELS),
+                        help="default: rbf arccos")
+    parser.add_argument("--method", choices=METHODS, default="rff", help="default: rff")
+    parser.add_argument("--k", type=int, default=5, help="s = 2^k d - k projections (default 5)")
+    parser.add_argument("--seeds", type=int, default=10, dest="n_seeds", metavar="N",
+                        help="number of seeds (default 10)")
+    parser.add_argument("--times", nargs="+", type=float, default=list(DRIFT_TIMES), metavar="SECONDS",
+                        help="read times since programming (default: 1 s, 1 min, 1 h, 1 day, "
+                             "30 days, 1 year)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="default",
+                        help="data preprocessing and readout (see reproduce --help)")
+    parser.add_argument("--device", choices=DEVICE_PRESETS, default="hermes",
+                        help="chip preset (default hermes)")
+    parser.add_argument("--data-home", metavar="DIR",
+                        help=f"directory of the .csv.gz files (default: ${ENV_VAR})")
+    parser.add_argument("--output-dir", default="drift-results", metavar="DIR",
+                        help="where results are written (default drift-results)")
+    parser.add_argument("--max-train", type=int, metavar="N",
+                        help="subsample the training part to N rows (seeded; default: all)")
+    parser.add_argument("--backend", choices=BACKENDS, default="loky",
+                        help="joblib's process pool (default) or a dask cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="address of a running dask scheduler (with --backend dask)")
+    parser.add_argument("--n-jobs", type=int, default=2, metavar="N",
+                        help="parallel runs, one core each (default 2)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar, only the final summary line")
+    return parser
+
+
+def main(argv=None):
+    """``python -m sklearn_aimc drift [options]``; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The options; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0, or 1 when a dataset is missing (with ``load_benchmark``'s message);
+        bad options exit with argparse's message (status 2).
+
+    Examples
+    --------
+    >>> from sklearn_aimc.experiments import drift
+    >>> drift.main(["--datasets", "magic04", "--data-home", "datasets/"])  # doctest: +SKIP
+    0
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.scheduler is not None and args.backend != "dask":
+        parser.error("--scheduler needs --backend dask")
+    if args.k < 1 or args.n_seeds < 1 or args.n_jobs == 0 or (args.max_train or 1) < 1:
+        parser.error("--k, --seeds and --max-train must be at least 1, --n-jobs not 0")
+    start = time.perf_counter()
+    output_dir = Path(args.output_dir)
+    try:
+        rows = run_drift_study(
+            args.datasets, kernels=args.kernels, method=args.method, k=args.k, n_seeds=args.n_seeds,
+            times=args.times, device=args.device, data_home=args.data_home, max_train=args.max_train,
+            n_jobs=args.n_jobs, csv_path=output_dir / "drift.csv", progress=not args.quiet,
+            protocol=args.protocol, backend=args.backend, scheduler=args.scheduler,
+        )
+    except (FileNotFoundError, ImportError) as exc:
+        print(f"python -m sklearn_aimc drift: error: {exc}", file=sys.stderr)
+        return 1
+    figures = plot_drift(rows, output_dir)
+    seconds = time.perf_counter() - start
+    command = shlex.join(["python", "-m", "sklearn_aimc", "drift", *argv])
+    lines = [
+        "# Drift study on a simulated chip",
+        "",
+        f"- Command: `{command}`",
+        f"- Wall time: {clock(seconds)} ({seconds:.1f} s)",
+        f"- Chip: {chip_description(args.device, None)} (read times and compensation set per run)",
+        f"- Protocol: {args.protocol}",
+    ]
+    lines += drift_section(rows)
+    lines += ["", "## Figures", ""] + [f"- [{path.name}]({path.name})" for path in figures]
+    (output_dir / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {output_dir}: {len(rows)} drift reads ({clock(seconds)})", file=sys.stderr)
+    return 0
