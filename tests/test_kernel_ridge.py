@@ -7,7 +7,6 @@ never on the shared data.
 
 import contextlib
 import csv
-import gzip
 import io
 import sys
 
@@ -23,20 +22,6 @@ NUMBERS = ["accuracy", "kernel_error"]  # "seconds" differs from run to run
 KEYS = [c for c in rep.RUN_COLUMNS if c not in ("accuracy", "kernel_error", "seconds")]
 
 
-def write_fake_magic04(directory, n_rows=400, seed=0):
-    """A magic04.csv.gz look-alike: header x0..x9,y; 10 features; labels g / h."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_rows, 10)) * rng.uniform(0.5, 50, 10) + rng.uniform(-20, 20, 10)
-    score = X[:, 0] / X[:, 0].std() - X[:, 1] / X[:, 1].std() + 0.5 * rng.standard_normal(n_rows)
-    labels = np.where(score > 0, "g", "h")
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [",".join([f"x{i}" for i in range(10)] + ["y"])]
-    lines += [",".join([f"{v:.4f}" for v in row] + [label]) for row, label in zip(X, labels)]
-    with gzip.open(directory / "magic04.csv.gz", "wt", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return directory
-
-
 def read_csv(path):
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
@@ -49,8 +34,8 @@ def numbers(rows):
 
 
 @pytest.fixture(scope="module")
-def data_home(tmp_path_factory):
-    return write_fake_magic04(tmp_path_factory.mktemp("data"))
+def data_home(fake_data_home):
+    return fake_data_home
 
 
 @pytest.fixture(scope="module")
@@ -172,16 +157,6 @@ def test_run_study_api(data_home):
     float_acc = [r["accuracy"] for r in rows if r["method"] == "sorf" and r["device"] == "float"]
     chip_acc = [r["accuracy"] for r in rows if r["method"] == "sorf" and r["device"] == "hermes"]
     assert summary[0]["drop"][0] == pytest.approx(100 * (np.mean(float_acc) - np.mean(chip_acc)))
-
-
-def test_run_drift_study_api(data_home):
-    rows = drift.run_drift_study(
-        ["magic04"], kernels=["rbf"], k=1, n_seeds=1, times=[1.0, 86400.0],
-        compensations=[None, "per_column"], data_home=data_home, n_jobs=1, progress=False,
-    )
-    assert [(r["drift_compensation"], r["t_inference"]) for r in rows] == [
-        ("none", 1.0), ("none", 86400.0), ("per_column", 1.0), ("per_column", 86400.0)
-    ]
 
 
 def test_load_split_subsamples(data_home):
@@ -393,27 +368,3 @@ def test_scheduler_needs_dask_backend(capsys):
         cli.main(["reproduce", "--scheduler", "tcp://127.0.0.1:8786"])
     assert info.value.code == 2
     assert "--scheduler needs --backend dask" in capsys.readouterr().err
-
-
-# --------------------------------------------------------------------------- the drift sub-command
-def test_drift_subcommand(data_home, tmp_path):
-    stderr = io.StringIO()
-    argv = ["drift", "--datasets", "magic04", "--kernels", "rbf", "--k", "1", "--seeds", "1",
-            "--times", "1", "86400", "--max-train", "100", "--data-home", str(data_home),
-            "--output-dir", str(tmp_path)]
-    assert run_cli(argv, stderr) == 0
-    _, rows = read_csv(tmp_path / "drift.csv")
-    assert [(r["drift_compensation"], r["t_inference"]) for r in rows] == [
-        (mode, t) for mode in ("none", "global", "per_column") for t in ("1.0", "86400.0")
-    ]
-    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
-    assert "`python -m sklearn_aimc drift --datasets magic04" in text and "## Drift study" in text
-    assert stderr.getvalue().splitlines()[-1].startswith(f"wrote {tmp_path}: 6 drift reads")
-
-
-def test_drift_subcommand_errors(tmp_path, capsys):
-    assert cli.main(["drift", "--datasets", "magic04", "--data-home", str(tmp_path)]) == 1
-    assert "local data not found" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        cli.main(["drift", "--k", "0"])
-    assert info.value.code == 2
