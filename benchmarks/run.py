@@ -12,6 +12,7 @@ Usage::
     python benchmarks/run.py                 # the whole suite (about 15 minutes on 2 cores)
     python benchmarks/run.py --quick         # small shapes, a smoke test (about a minute)
     python benchmarks/run.py --only core transform
+    python benchmarks/run.py --quiet         # no progress bar (also off when stderr is not a terminal)
 
 Sections: ``core`` (issue targets of the crossbar: programming a 4096 x 4096
 matrix, HERMES ``matmul`` of 100000 x 64 against 64 x 4096 vs ``X @ W``, with
@@ -38,6 +39,8 @@ import sklearn
 from sklearn.kernel_approximation import RBFSampler
 from sklearn.linear_model import RidgeClassifier
 from threadpoolctl import threadpool_info
+from tqdm.auto import tqdm
+from tqdm.contrib import DummyTqdmFile
 
 import sklearn_aimc
 from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier
@@ -320,15 +323,26 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small shapes: a smoke test")
     parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="sections to run")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per case (default 5, quick 3)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on stderr (it is also off when stderr is not a terminal)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 5)
+    sections = list(args.only or SECTIONS)
     print(f"# sklearn-aimc benchmarks ({'quick' if args.quick else 'full'}), {time.strftime('%Y-%m-%d %H:%M')}")
     print(machine())
-    for name in args.only or SECTIONS:
-        print(f"\n## {name}\n")
-        start = time.perf_counter()
-        SECTIONS[name](args.quick, repeats)
-        print(f"({time.perf_counter() - start:.0f} s)")
+    suite_start = time.perf_counter()
+    # The tables go to stdout through tqdm, so that they do not garble the bar
+    # on stderr; the bar counts sections (its ETA assumes sections of equal length).
+    bar = tqdm(sections, desc="benchmarks", unit="section", file=sys.stderr,
+               disable=True if args.quiet else None)
+    with contextlib.redirect_stdout(DummyTqdmFile(sys.stdout)), bar:
+        for name in bar:
+            bar.set_postfix_str(name)
+            print(f"\n## {name}\n")
+            start = time.perf_counter()
+            SECTIONS[name](args.quick, repeats)
+            print(f"({time.perf_counter() - start:.0f} s)")
+    print(f"{len(sections)} sections in {time.perf_counter() - suite_start:.0f} s", file=sys.stderr)
     return 0
 
 

@@ -2,28 +2,47 @@
 
 Without a sub-command it runs the main job, :func:`sklearn_aimc.study.demo`:
 float versus simulated-HERMES random-feature classification on data bundled
-with scikit-learn.  ``python -m sklearn_aimc reproduce [options]`` runs the
-reproduction study of the paper's chip experiments
-(:mod:`sklearn_aimc.reproduce`; see ``python -m sklearn_aimc reproduce --help``).
+with scikit-learn.  ``python -m sklearn_aimc <study> [options]`` runs one of
+the studies of :data:`SUBCOMMANDS` (see ``python -m sklearn_aimc <study> --help``).
 """
 
 import argparse
+import importlib
 import sys
 
 from .study import BUNDLED_DATASETS, demo
 
+#: Sub-commands: name -> (module with ``main(argv) -> int``, what it runs).
+#: Modules are imported only when their sub-command runs.
+SUBCOMMANDS = {
+    "reproduce": ("sklearn_aimc.experiments.kernel_ridge", "the paper's kernel-ridge chip study"),
+    "drift": ("sklearn_aimc.experiments.drift", "the drift study of a deployed chip"),
+}
+
 
 def build_parser():
+    """The parser of the main job (``python -m sklearn_aimc [options]``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> from sklearn_aimc.__main__ import build_parser
+    >>> build_parser().parse_args(["--seeds", "2"]).seeds
+    2
+    """
+    commands = "; ".join(
+        f"'python -m sklearn_aimc {name} [options]' runs {what}" for name, (_, what) in SUBCOMMANDS.items()
+    )
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_aimc",
         description=(
             "Float versus simulated-HERMES random-feature kernel classification "
             "on a dataset bundled with scikit-learn."
         ),
-        epilog=(
-            "sub-command: 'python -m sklearn_aimc reproduce [options]' reproduces the paper's "
-            "kernel-ridge chip study on the benchmark datasets (see its --help)."
-        ),
+        epilog=f"sub-commands: {commands} (see their --help).",
     )
     parser.add_argument("--dataset", choices=sorted(BUNDLED_DATASETS), default="breast_cancer")
     parser.add_argument("--k", type=int, default=3, help="s = 2^k d - k projections (default 3)")
@@ -33,11 +52,27 @@ def build_parser():
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["reproduce"]:
-        from . import reproduce
+    """Run the main job or a sub-command; returns the exit status.
 
-        return reproduce.main(argv[1:])
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+
+    Examples
+    --------
+    >>> from sklearn_aimc.__main__ import main
+    >>> main(["--seeds", "1", "--k", "1"])  # doctest: +SKIP
+    0
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        module, _ = SUBCOMMANDS[argv[0]]
+        return importlib.import_module(module).main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.k < 1 or args.seeds < 1:
         build_parser().error("--k and --seeds must be at least 1")

@@ -53,13 +53,18 @@ def _as_conductance(g, name="g"):
 
 
 def _published_curve(curve):
-    """Let a curve written for 1-D float arrays accept conductances of any shape."""
+    """Let a curve written for 1-D float arrays accept conductances of any shape.
+
+    The curve keeps the docstring of the base class's method it implements.
+    """
 
     @functools.wraps(curve)
     def any_shape(self, g):
         g = _as_conductance(g)
         return curve(self, g.reshape(-1)).reshape(g.shape)
 
+    if curve.__doc__ is None:
+        any_shape.__doc__ = getattr(PCMModel, curve.__name__).__doc__
     return any_shape
 
 
@@ -134,19 +139,63 @@ class PCMModel(BaseEstimator):
     # The published curves -------------------------------------------------
     @abstractmethod
     def programming_std(self, g):
-        """Standard deviation (uS) of the programmed conductance for target ``g`` (uS)."""
+        """Standard deviation (uS) of the programmed conductance for target ``g`` (uS).
+
+        Parameters
+        ----------
+        g : array-like of float
+            Conductances (uS), any shape.
+
+        Returns
+        -------
+        sigma : ndarray
+            Same shape as ``g``.
+        """
 
     @abstractmethod
     def drift_exponent_mean(self, g):
-        """Mean drift exponent of a device programmed to target ``g`` (uS)."""
+        """Mean drift exponent of a device programmed to target ``g`` (uS).
+
+        Parameters
+        ----------
+        g : array-like of float
+            Conductances (uS), any shape.
+
+        Returns
+        -------
+        mu : ndarray
+            Same shape as ``g``.
+        """
 
     @abstractmethod
     def drift_exponent_std(self, g):
-        """Standard deviation of the drift exponent for target ``g`` (uS)."""
+        """Standard deviation of the drift exponent for target ``g`` (uS).
+
+        Parameters
+        ----------
+        g : array-like of float
+            Conductances (uS), any shape.
+
+        Returns
+        -------
+        sigma : ndarray
+            Same shape as ``g``.
+        """
 
     @abstractmethod
     def read_noise_coefficient(self, g):
-        """Coefficient ``Q_s`` of the accumulated 1/f read noise at programmed ``g`` (uS)."""
+        """Coefficient ``Q_s`` of the accumulated 1/f read noise at programmed ``g`` (uS).
+
+        Parameters
+        ----------
+        g : array-like of float
+            Conductances (uS), any shape.
+
+        Returns
+        -------
+        q : ndarray
+            Same shape as ``g``.
+        """
 
     def _relative(self, g):
         """``|g| / g_max`` floored at 1e-7, in the dtype of ``g``."""
@@ -156,7 +205,12 @@ class PCMModel(BaseEstimator):
 
     # Simulation ------------------------------------------------------------
     def validate(self):
-        """Check the parameters (raises ``ValueError`` / ``TypeError``)."""
+        """Check the parameters (raises ``ValueError`` / ``TypeError``).
+
+        Returns
+        -------
+        self : PCMModel
+        """
         self._validate_params()
         if self.stuck_reset_fraction + self.stuck_set_fraction > 1:
             raise ValueError(
@@ -520,6 +574,12 @@ class HermesPCM(PCMModel):
         self.num_devices = num_devices
 
     def validate(self):
+        """Check the parameters (raises ``ValueError`` / ``TypeError``).
+
+        Returns
+        -------
+        self : HermesPCM
+        """
         super().validate()
         if isinstance(self.num_devices, bool):  # True == 1 would pass the {1, 2} check
             raise ValueError(f"HermesPCM supports num_devices 1 or 2, got {self.num_devices!r}.")
@@ -675,6 +735,13 @@ class IdealPCM(PCMModel):
     With it (and ideal periphery) a crossbar computes the exact float product.
     The scale and fault parameters of :class:`PCMModel` are accepted for a
     uniform interface; faults still apply when set.
+
+    Parameters
+    ----------
+    prog_noise_scale, drift_scale, read_noise_scale : float, default=1.0
+        Accepted for a uniform interface (the ideal device has no noise to scale).
+    stuck_reset_fraction, stuck_set_fraction : float, default=0.0
+        Fractions of stuck devices (see :class:`PCMModel`).
 
     Attributes
     ----------

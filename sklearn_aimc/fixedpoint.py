@@ -138,15 +138,52 @@ class FixedPointFormat:
         return f"{prefix}{self.integer_bits}.{self.fractional_bits}"
 
     def quantize(self, x, rounding="half_even", random_state=None):
-        """Codes of the values ``x`` in this format (rounded, saturated); see :func:`quantize`."""
+        """Codes of the values ``x`` in this format (rounded, saturated); see :func:`quantize`.
+
+        Parameters
+        ----------
+        x : array-like of float
+            Values to quantise.
+        rounding : {"half_even", "floor", "stochastic"}, default="half_even"
+            Rounding mode (see :func:`quantize`).
+        random_state : int, RandomState instance or None, default=None
+            Seeds ``"stochastic"`` rounding.
+
+        Returns
+        -------
+        codes : ndarray of int64
+            Integer codes, saturated to the format's range.
+        """
         return quantize(x, self, rounding=rounding, random_state=random_state)
 
     def to_float(self, codes):
-        """Real values (float64) of integer ``codes``."""
+        """Real values (float64) of integer ``codes``.
+
+        Parameters
+        ----------
+        codes : array-like of int
+            Codes of this format.
+
+        Returns
+        -------
+        values : ndarray of float64
+            ``codes`` times the value of one LSB.
+        """
         return np.asarray(codes, dtype=np.float64) * self.lsb
 
     def saturate(self, codes):
-        """Clip integer ``codes`` to the range of the format (int64 result)."""
+        """Clip integer ``codes`` to the range of the format (int64 result).
+
+        Parameters
+        ----------
+        codes : array-like of int
+            Codes, possibly outside the format's range.
+
+        Returns
+        -------
+        codes : ndarray of int64
+            Clipped to ``[min_code, max_code]``.
+        """
         return np.clip(np.asarray(codes, dtype=np.int64), self.min_code, self.max_code)
 
 
@@ -479,7 +516,20 @@ class NearMemoryUnit(BaseEstimator):
         return np.repeat(exponents, sizes, axis=-1)
 
     def accumulator_bits(self, input_bits, coefficients):
-        """Bits needed by the accumulator for signed inputs of ``input_bits`` bits."""
+        """Bits needed by the accumulator for signed inputs of ``input_bits`` bits.
+
+        Parameters
+        ----------
+        input_bits : int
+            Width of the signed input codes (ADC codes).
+        coefficients : NMPUCoefficients
+            From :meth:`encode`.
+
+        Returns
+        -------
+        bits : int
+            Width of a signed word that holds ``a x + b`` for every input code.
+        """
         multiplier, addend = coefficients.largest_magnitudes
         largest = multiplier * (1 << (input_bits - 1)) + addend
         return largest.bit_length() + 1
@@ -509,7 +559,19 @@ class NearMemoryUnit(BaseEstimator):
         return self._requantize(accumulator, coefficients, random_state)
 
     def to_float(self, codes, coefficients):
-        """Real values (float64) of output codes of :meth:`apply`."""
+        """Real values (float64) of output codes of :meth:`apply`.
+
+        Parameters
+        ----------
+        codes : array-like of int of shape (n_samples, n_columns)
+            Output codes of :meth:`apply`.
+        coefficients : NMPUCoefficients
+            The coefficients they were computed with.
+
+        Returns
+        -------
+        values : ndarray of float64 of shape (n_samples, n_columns)
+        """
         return np.ldexp(np.asarray(codes, dtype=np.float64), self._output_exponents(coefficients))
 
     def integer_dtype(self, input_bits, coefficients):
@@ -518,6 +580,17 @@ class NearMemoryUnit(BaseEstimator):
         With the default formats and an 8-bit ADC, ``a x`` stays below 2**15
         (255 * 127) and the datapath runs on int16, like the 16-bit products of
         the hardware.  Requantisation (``output_format``) always runs in int64.
+
+        Parameters
+        ----------
+        input_bits : int
+            Width of the signed input codes (ADC codes).
+        coefficients : NMPUCoefficients
+            From :meth:`encode`.
+
+        Returns
+        -------
+        dtype : numpy.dtype
         """
         if self.output_format is not None:
             return np.dtype(np.int64)
@@ -824,6 +897,15 @@ class FP16Unit(BaseEstimator):
 
         ``coefficients`` is unused (the results carry their own exponents);
         the signature matches :meth:`NearMemoryUnit.to_float`.
+
+        Parameters
+        ----------
+        values : array-like of float16
+        coefficients : FP16Coefficients
+
+        Returns
+        -------
+        y : ndarray of float64
         """
         return np.asarray(values, dtype=np.float64)
 
@@ -835,6 +917,15 @@ class FP16Unit(BaseEstimator):
         marker one step beyond full scale, ``+-2**(input_bits - 1)`` (int16 up
         to 15 bits, int32 up to 31, int64 beyond).  The arithmetic itself runs
         on float16.  ``coefficients`` is unused.
+
+        Parameters
+        ----------
+        input_bits : int
+        coefficients : FP16Coefficients, default=None
+
+        Returns
+        -------
+        dtype : numpy.dtype
         """
         for dtype in (np.int16, np.int32):
             if input_bits < np.iinfo(dtype).bits:

@@ -92,3 +92,23 @@ def test_bad_argument_in_subprocess():
     )
     assert completed.returncode == 2
     assert "--k and --seeds must be at least 1" in completed.stderr
+
+
+def test_subcommand_registry_dispatches_to_the_study_module(capsys):
+    from sklearn_aimc.__main__ import SUBCOMMANDS
+
+    assert SUBCOMMANDS["reproduce"][0] == "sklearn_aimc.experiments.kernel_ridge"
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m sklearn_aimc reproduce")
+    assert "--protocol" in out and "--backend" in out and "--quiet" in out
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "'python -m sklearn_aimc reproduce [options]' runs the paper's kernel-ridge chip study" in (
+        " ".join(capsys.readouterr().out.split())
+    )

@@ -552,3 +552,121 @@ def test_openml_source_propagates_fetch_error(tmp_path, monkeypatch):
     make_dataset(tmp_path, "skin", [12])  # local files are ignored with source="openml"
     with pytest.raises(OSError, match="offline"):
         load_benchmark("skin", data_home=tmp_path, source="openml")
+
+
+# --------------------------------------------------------------------------- the paper's protocol
+def zscore(X):
+    """Each column minus its mean over std (population), constant columns centred only."""
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std == 0, 1.0, std)
+
+
+def raw_rows(directory, name):
+    """Features of each file of ``name`` as written, in file order."""
+    return [load_csv(directory / filename)[0] for filename in FILES[name]]
+
+
+def test_protocols_constant_and_bad_protocol(tmp_path):
+    assert datasets.PROTOCOLS == ("default", "paper")
+    make_dataset(tmp_path, "magic04", [20])
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        load_benchmark("magic04", data_home=tmp_path, protocol="leaky")
+
+
+@pytest.mark.parametrize("name", RANDOM)
+def test_paper_random_split_zscores_the_whole_file(tmp_path, name):
+    ((ids, _),) = make_dataset(tmp_path, name, [61])
+    (raw,) = raw_rows(tmp_path, name)
+    paper = load_benchmark(name, data_home=tmp_path, random_state=3, protocol="paper")
+    default = load_benchmark(name, data_home=tmp_path, random_state=3)
+    # same rows in the same parts: the split does not depend on the protocol
+    np.testing.assert_array_equal(recover_ids(paper, ids)[0], recover_ids(default, ids)[0])
+    np.testing.assert_array_equal(paper.y_test, default.y_test)
+    # the features are the whole file's z-scores, so the parts together have mean 0, std 1
+    train_ids, test_ids = recover_ids(paper, ids)
+    whole = zscore(raw)
+    np.testing.assert_allclose(paper.X_train, whole[train_ids], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(paper.X_test, whole[test_ids], rtol=1e-12, atol=1e-12)
+    joined = np.concatenate([paper.X_train, paper.X_test])
+    np.testing.assert_allclose(joined.mean(axis=0), 0.0, atol=1e-12)
+    # the training part alone is not standardised (it is under the default protocol)
+    assert np.abs(paper.X_train.mean(axis=0)).max() > 1e-3
+    np.testing.assert_allclose(default.X_train.mean(axis=0), 0.0, atol=1e-12)
+    assert "each file (or the single table) z-scored" in paper.DESCR
+
+
+def test_paper_cod_rna_each_file_scaled_and_test_file_halved(tmp_path):
+    raw_train, raw_test = write_cod_rna_with_shift(tmp_path)
+    bunch = load_benchmark("cod-rna", data_home=tmp_path, protocol="paper")
+    np.testing.assert_allclose(bunch.X_train, zscore(raw_train), rtol=1e-12, atol=1e-12)
+    # the test file is z-scored with its own statistics, not the training file's
+    np.testing.assert_allclose(bunch.X_test, zscore(raw_test), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bunch.X_test.mean(axis=0), 0.0, atol=1e-12)
+    # 25 test rows: the first 12 are the validation half, and X_test joins both halves in order
+    assert bunch.X_val.shape == (12, 8)
+    np.testing.assert_array_equal(bunch.X_val, bunch.X_test[:12])
+    np.testing.assert_array_equal(bunch.y_val, bunch.y_test[:12])
+    assert bunch.X_test.shape == (25, 8)
+
+
+def test_paper_ijcnn1_each_of_three_files_scaled(tmp_path):
+    make_dataset(tmp_path, "ijcnn1", [20, 14, 16])
+    raw_train, raw_val, raw_test = raw_rows(tmp_path, "ijcnn1")
+    bunch = load_benchmark("ijcnn1", data_home=tmp_path, protocol="paper")
+    np.testing.assert_allclose(bunch.X_train, zscore(raw_train), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bunch.X_val, zscore(raw_val), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bunch.X_test[14:], zscore(raw_test), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(bunch.X_test[:14], bunch.X_val)
+
+
+def test_paper_letter_split_labels_and_scaling(tmp_path):
+    ((ids, tokens),) = make_dataset(tmp_path, "letter", [20000])
+    (raw,) = raw_rows(tmp_path, "letter")
+    bunch = load_benchmark("letter", data_home=tmp_path, protocol="paper")
+    got_train, got_test = recover_ids(bunch, ids)
+    np.testing.assert_array_equal(got_train, np.arange(16000))
+    np.testing.assert_array_equal(got_test, np.arange(16000, 20000))
+    # the 4000 rows after the training rows split in half: validation then test
+    assert bunch.X_val.shape == (2000, 16)
+    np.testing.assert_array_equal(bunch.X_val, bunch.X_test[:2000])
+    # one file, z-scored as a whole
+    whole = zscore(raw)
+    np.testing.assert_allclose(bunch.X_train, whole[:16000], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bunch.X_test, whole[16000:], rtol=1e-12, atol=1e-12)
+    # odd positions in the alphabet (A = 1, C = 3, ...) are the positive class
+    odd = np.array([(ord(token) - ord("A")) % 2 == 0 for token in tokens], dtype=np.int64)
+    np.testing.assert_array_equal(bunch.y_train, odd[:16000])
+    np.testing.assert_array_equal(bunch.y_test, odd[16000:])
+    assert "odd positions" in bunch.DESCR
+
+
+def test_paper_labels_of_the_registry():
+    for name, info in DATASETS.items():
+        positive, negative = info.labels("paper")
+        assert positive.isdisjoint(negative)
+        if name == "letter":
+            assert positive == set("ACEGIKMOQSUWY") and negative == set("BDFHJLNPRTVXZ")
+            assert info.labels() == (info.positive_labels, info.negative_labels)
+        else:
+            assert (positive, negative) == info.labels()
+            assert info.label_rule_of("paper") == info.label_rule
+
+
+def test_paper_protocol_with_openml(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    data = rng.normal(5.0, 3.0, size=(40, 10))
+    fake = FakeOpenML(data=data, target=np.tile(["g", "h"], 20))
+    monkeypatch.setattr(datasets, "fetch_openml", fake)
+    bunch = load_benchmark("magic04", data_home=tmp_path, source="openml", protocol="paper")
+    joined = np.concatenate([bunch.X_train, bunch.X_test])
+    np.testing.assert_allclose(np.sort(joined, axis=0), np.sort(zscore(data), axis=0), atol=1e-12)
+    assert fake.bunch.data is data and np.array_equal(data, fake.bunch.data)  # not modified
+
+
+def test_paper_float32(tmp_path):
+    write_cod_rna_with_shift(tmp_path)
+    b32 = load_benchmark("cod-rna", data_home=tmp_path, protocol="paper", dtype=np.float32)
+    b64 = load_benchmark("cod-rna", data_home=tmp_path, protocol="paper")
+    assert b32.X_train.dtype == np.float32 and b32.X_test.dtype == np.float32
+    np.testing.assert_allclose(b32.X_test, b64.X_test, rtol=1e-6, atol=1e-6)

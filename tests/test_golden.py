@@ -6,7 +6,7 @@ changes these outputs and fails here, loudly.  Such a change must be
 deliberate: regenerate the file, say why in the commit, and re-run the
 committed studies whose figures depend on the streams::
 
-    SKLEARN_AIMC_REGENERATE_GOLDEN=1 python -m pytest tests/test_golden.py
+    python tests/test_golden.py --regenerate
 
 The values are stored as exact hexadecimal floats in ``tests/golden/reads.json``.
 The compiled and the numpy read-outs must both reproduce them (CI runs the
@@ -14,7 +14,7 @@ crossbar tests once more with ``SKLEARN_AIMC_COMPILED=0``).
 """
 
 import json
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,6 @@ from sklearn_aimc import (
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "reads.json"
-REGENERATE = os.environ.get("SKLEARN_AIMC_REGENERATE_GOLDEN") == "1"
 HOUR, DAY = 3600.0, 86_400.0
 
 
@@ -134,13 +133,12 @@ def _stored():
     return json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
 
 
-@pytest.mark.skipif(not REGENERATE, reason="set SKLEARN_AIMC_REGENERATE_GOLDEN=1 to regenerate the golden values")
-def test_regenerate_golden_values():
+def regenerate():
+    """Write the golden values of every case (a deliberate act: see the module's docstring)."""
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps({case.__name__: _encode(case()) for case in CASES}, indent=1) + "\n")
 
 
-@pytest.mark.skipif(REGENERATE, reason="regenerating the golden values")
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
 def test_golden_values(case):
     stored = _stored()
@@ -152,5 +150,11 @@ def test_golden_values(case):
 
 
 def test_every_case_is_stored():
-    if not REGENERATE:
-        assert set(_stored()) == {case.__name__ for case in CASES}
+    assert set(_stored()) == {case.__name__ for case in CASES}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--regenerate"]:
+        sys.exit(f"usage: python {sys.argv[0]} --regenerate")
+    regenerate()
+    print(f"wrote {GOLDEN}")

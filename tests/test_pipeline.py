@@ -48,6 +48,14 @@ def _search(X, y, backend):
     return search
 
 
+def _dask_search(X, y):
+    """The search under joblib's dask backend, on a small local cluster (two worker processes)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        return _search(X, y, "dask")
+
+
 @pytest.fixture(scope="module")
 def searches(data):
     X, y = data
@@ -55,6 +63,7 @@ def searches(data):
         "loky": _search(X, y, "loky"),
         "loky_again": _search(X, y, "loky"),
         "threading": _search(X, y, "threading"),
+        "dask": _dask_search(X, y),
     }
 
 
@@ -76,7 +85,7 @@ def test_grid_search_tunes_nested_device_parameter(searches):
     assert search.estimator.named_steps["analograndomfourierfeatures"].device.adc_bits == 8
 
 
-@pytest.mark.parametrize("other", ["loky_again", "threading"])
+@pytest.mark.parametrize("other", ["loky_again", "threading", "dask"])
 def test_grid_search_reproducible_across_runs_and_backends(searches, other):
     reference, result = searches["loky"].cv_results_, searches[other].cv_results_
     assert result["params"] == reference["params"]
@@ -96,6 +105,7 @@ def test_best_pipeline_predictions_identical_across_backends(searches, data):
     }
     assert_array_equal(predictions["loky_again"], predictions["loky"])
     assert_array_equal(predictions["threading"], predictions["loky"])
+    assert_array_equal(predictions["dask"], predictions["loky"])
 
 
 def test_adc_bits_changes_the_pipeline_output(data):

@@ -1,5 +1,8 @@
 """Tests of sklearn_aimc.study (the float versus simulated-chip protocol)."""
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -12,10 +15,12 @@ from sklearn_aimc.study import (
     demo,
     evaluate,
     exact_kernel,
+    fit_readout,
     format_table,
     load_bundled,
     n_projections,
     random_features,
+    readout_accuracy,
 )
 
 # The bundled data sets' test rows can fall outside the input range the chip
@@ -83,6 +88,35 @@ def test_evaluate_matches_manual_protocol(wine):
     assert result["accuracy"] == accuracy
     expected_error = kernel_approximation_error(K, Z_test[:30] @ Z_test[:30].T)
     assert_allclose(result["kernel_error"], expected_error, rtol=1e-6)
+
+
+def test_paper_readout_is_ridge_regression_rounded_and_clipped(wine):
+    """readout="regression": Ridge on {0, 1} targets, prediction round(clip(y_hat, 0, 1))."""
+    from sklearn.linear_model import Ridge
+
+    X_train, X_test, y_train, y_test = wine
+    y_train, y_test = (y_train == 1).astype(int), (y_test == 1).astype(int)  # one class against the rest
+    result = evaluate(X_train, y_train, X_test, y_test, n_components=40, random_state=2,
+                      readout="regression")
+    features = AnalogRandomFourierFeatures(40, gamma=0.05, device="ideal", random_state=2).fit(X_train)
+    Z_train, Z_test = features.transform(X_train), features.transform(X_test)
+    y_hat = Ridge(alpha=0.5, solver="cholesky").fit(Z_train, y_train).predict(Z_test)
+    assert result["accuracy"] == np.mean(np.round(np.clip(y_hat, 0, 1)) == y_test)
+    # the regression's intercept is not penalised, so with the threshold at 0.5 it
+    # agrees with the RidgeClassifier on -1 / +1 targets (the same affine fit)
+    classifier = evaluate(X_train, y_train, X_test, y_test, n_components=40, random_state=2)
+    assert result["accuracy"] == pytest.approx(classifier["accuracy"], abs=1 / len(y_test))
+
+
+def test_fit_readout_rules():
+    phi = np.array([[-4.0], [-3.0], [3.0], [4.0]])
+    y = np.array([0, 0, 1, 1])  # least squares: y_hat = 0.5 + 0.14 x, from -0.06 to 1.06
+    model = fit_readout(phi, y, readout="regression", alpha=1e-9)
+    y_hat = model.predict(phi)
+    assert y_hat.min() < 0 and y_hat.max() > 1  # clipped before rounding
+    assert readout_accuracy(model, phi, y) == np.mean(np.round(np.clip(y_hat, 0, 1)) == y)
+    with pytest.raises(ValueError, match="readout must be one of"):
+        fit_readout(phi, y, readout="svm")
 
 
 def test_evaluate_is_reproducible(wine):
@@ -215,3 +249,41 @@ def test_demo_prints_table_and_returns_runs():
     # The cost of the chip pipeline's predictions closes the output.
     assert "cost of predicting the 89 test rows" in text
     assert "digital baseline / chip energy:" in text and "total " in text
+
+
+def test_demo_printout_explains_every_figure():
+    lines = []
+    results = demo("wine", k=1, n_seeds=1, print_fn=lines.append, progress=False)
+    text = "\n".join(lines)
+    counters = results[-1]["chip"]["counters"]
+    assert "1 seed;" in text and "1 seeds" not in text  # singular
+    assert "6 runs (3 samplings x 1 seed x float and chip)" in text
+    assert "1 tile of 256x256 PCM cells" in text and "1 tiles" not in text
+    # the core MVMs are the samples read plus the calibration reads, and the printout says so
+    reads = counters["input_vectors"] + counters["calibration_vectors"]
+    assert counters["core_mvms"] == reads * counters["n_tiles"]
+    assert (f"{reads} input vectors read: {counters['input_vectors']} samples (89 train + 89 test) + "
+            f"{counters['calibration_vectors']} calibration reads") in text
+    assert f"{counters['core_mvms']} core MVMs (input vectors read x tiles)" in text
+    assert "K error: kernel approximation error ||K - K_hat||_F / ||K||_F" in text
+    assert "on the first 89 test samples" in text
+    assert "percentage points (pp)" in text and "mean +- std over 1 seed;" in text
+    assert "uJ and" in text and "ms of HERMES core time" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_demo_progress_bar_on_a_terminal_only():
+    for stream, expect_bar in ((_Terminal(), True), (io.StringIO(), False)):
+        with contextlib.redirect_stderr(stream):
+            demo("wine", k=1, n_seeds=1, print_fn=lambda text: None)
+        # tqdm's bar: runs done of 6, elapsed < remaining; cleared at the end (leave=False)
+        assert ("main job:" in stream.getvalue() and "/6 [00:" in stream.getvalue()) == expect_bar
+        assert expect_bar or stream.getvalue() == ""
+    quiet = _Terminal()
+    with contextlib.redirect_stderr(quiet):
+        demo("wine", k=1, n_seeds=1, print_fn=lambda text: None, progress=False)
+    assert quiet.getvalue() == ""

@@ -61,6 +61,7 @@ class DeviceArray:
 
     @property
     def has_faults(self):
+        """True when the device model sticks a fraction of the devices."""
         return bool(self.pcm.stuck_reset_fraction or self.pcm.stuck_set_fraction)
 
     @property
@@ -76,7 +77,12 @@ class DeviceArray:
         return self._write_counts.copy()
 
     def programming_times(self):
-        """Chip time at which each weight's devices were last written, shape (n_inputs, n_outputs)."""
+        """Chip time at which each weight's devices were last written.
+
+        Returns
+        -------
+        times : ndarray of float64 of shape (n_inputs, n_outputs)
+        """
         if self._write_index is None:
             return np.zeros((self.grid.n_inputs, self.grid.n_outputs))
         return np.asarray(self.write_times)[self._write_index]
@@ -202,6 +208,19 @@ class DeviceArray:
         return out
 
     def differential(self, t, stream, key):
-        """``sum G+ - sum G-`` of every weight at chip time ``t``, shape (n_inputs, n_outputs)."""
+        """``sum G+ - sum G-`` of every weight at chip time ``t`` (see :meth:`read`).
+
+        Parameters
+        ----------
+        t : float or None
+            Chip time (None: every device at age 0).
+        stream, key : int
+            Address of the read-noise streams.
+
+        Returns
+        -------
+        g_diff : ndarray of float32 of shape (n_inputs, n_outputs)
+            Differential conductance (uS) of every weight.
+        """
         shape = (self.grid.n_inputs, self.grid.n_outputs)
         return self.read(t, lambda g: (g[:, :, 0] - g[:, :, 1]).sum(axis=1), shape, stream, key)

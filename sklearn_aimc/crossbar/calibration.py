@@ -236,7 +236,12 @@ class DriftCompensation:
         self.reference = None
 
     def probes(self):
-        """The fixed random +-1 probe inputs, (n_inputs, 64)."""
+        """The fixed random +-1 probe inputs.
+
+        Returns
+        -------
+        probes : ndarray of float64 of shape (n_inputs, 64)
+        """
         rng = _random.keyed_generator(self._entropy, _random.STREAM_CALIBRATION)
         return rng.choice(np.array([-1.0, 1.0]), size=(self.grid.n_inputs, COMPENSATION_PROBES))
 
@@ -247,6 +252,11 @@ class DriftCompensation:
         every device by its contribution to products (an all-ones input
         would cancel on narrow tiles of mixed-sign weights).  Per column: one
         value per column; global: their mean over each tile.
+
+        Parameters
+        ----------
+        g_diff : ndarray of shape (n_inputs, n_outputs)
+            Differential conductances of the weights at the time of the read.
 
         Returns
         -------

@@ -16,7 +16,19 @@ __all__ = ["ADC", "DAC", "clip_codes"]
 
 
 def clip_codes(codes, full_scale):
-    """Clip signed codes to ``[-full_scale, full_scale]`` in place; returns how many were clipped."""
+    """Clip signed codes to ``[-full_scale, full_scale]`` in place.
+
+    Parameters
+    ----------
+    codes : ndarray
+        Integer codes (of an integer or float dtype), clipped in place.
+    full_scale : int
+
+    Returns
+    -------
+    n_clipped : int
+        Codes that lay beyond the full scale.
+    """
     n_clipped = np.count_nonzero(np.abs(codes) > full_scale)
     if n_clipped:
         np.clip(codes, -full_scale, full_scale, out=codes)
@@ -33,6 +45,7 @@ class _Converter:
 
     @property
     def quantises(self):
+        """True when the converter rounds and clips (``bits`` is set)."""
         return self.bits is not None
 
     @property
@@ -123,7 +136,12 @@ class ADC(_Converter):
         return self.full_scale + 1
 
     def code_dtype(self):
-        """Narrowest signed integer type holding every code up to the rail."""
+        """Narrowest signed integer type holding every code up to the rail.
+
+        Returns
+        -------
+        dtype : numpy.dtype
+        """
         return np.min_scalar_type(-self.rail)
 
     def convert(self, y, levels, codes):

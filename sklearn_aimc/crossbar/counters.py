@@ -80,7 +80,13 @@ class WorkCounters:
         return self.device_writes * PROGRAMMING_SECONDS_PER_DEVICE
 
     def add(self, **counts):
-        """Increment counters atomically."""
+        """Increment counters atomically.
+
+        Parameters
+        ----------
+        **counts : int
+            Increments, by counter name.
+        """
         with self._lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + int(value))
@@ -95,7 +101,12 @@ class WorkCounters:
         return [name for name in self.__dataclass_fields__ if not name.startswith("_") and name != "n_tiles"]
 
     def as_dict(self):
-        """Counters and the derived estimates as a plain dict."""
+        """Counters and the derived estimates as a plain dict.
+
+        Returns
+        -------
+        counts : dict
+        """
         counts = {name: getattr(self, name) for name in ["n_tiles", *self._count_names()]}
         counts.update(
             core_mvms=self.core_mvms,

@@ -92,10 +92,16 @@ class ExactMVM:
 
     @property
     def n_rows(self):
+        """Rows (inputs) of the tile."""
         return self.parts[0].shape[0]
 
     def matrix(self):
-        """The gridded analog matrix, float64 (what the read multiplies by)."""
+        """The gridded analog matrix (what the read multiplies by).
+
+        Returns
+        -------
+        matrix : ndarray of float64 of shape (n_rows, n_outputs)
+        """
         return sum(part.astype(np.float64) for part in self.parts)
 
     def __call__(self, codes, out, scratch=None, add_parts=True):
@@ -135,11 +141,26 @@ class ExactMVM:
 
     @staticmethod
     def row_scales(levels):
-        """Power of two per row putting its largest level just below 2**24 (block floating point)."""
+        """Power of two per row putting its largest level just below 2**24 (block floating point).
+
+        Parameters
+        ----------
+        levels : ndarray of shape (n, n_rows)
+
+        Returns
+        -------
+        scales : ndarray of float64 of shape (n, 1)
+        """
         largest = np.abs(levels).max(axis=1, keepdims=True).astype(np.float64)
         _, exponent = np.frexp(largest)
         return np.ldexp(1.0, exponent - _ROW_BITS)
 
     def scratch_dtype(self):
-        """dtype of the scratch block ``__call__`` takes."""
+        """dtype of the scratch block a call takes.
+
+        Returns
+        -------
+        dtype : type
+            ``numpy.float32`` for two float32 parts, ``numpy.float64`` otherwise.
+        """
         return np.float32 if self.float32_parts else np.float64

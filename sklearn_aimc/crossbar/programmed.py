@@ -73,6 +73,19 @@ class ProgrammedCrossbar:
     number of threads.  A row read twice at the same time gets the same noise
     realisation; a different ``read_index`` asks for an independent one.
 
+    Parameters
+    ----------
+    crossbar : AnalogCrossbar
+        The configuration (a copy the chip keeps).
+    pcm : PCMModel
+        The resolved device model.
+    W : ndarray of shape (n_inputs, n_outputs)
+        The weights.
+    entropy : int
+        Root of the chip's seed tree.
+    weight_range, scale, offset, relu, calibration_inputs, calibration_weights
+        As in :meth:`AnalogCrossbar.program`.
+
     Attributes
     ----------
     crossbar : AnalogCrossbar
@@ -136,22 +149,27 @@ class ProgrammedCrossbar:
     # Shape -----------------------------------------------------------------
     @property
     def n_inputs(self):
+        """Inputs (rows) of the programmed matrix."""
         return self.grid.n_inputs
 
     @property
     def n_outputs(self):
+        """Outputs (columns) of the programmed matrix."""
         return self.grid.n_outputs
 
     @property
     def row_bounds(self):
+        """Boundaries of the input tiles, ``[0, ..., n_inputs]``."""
         return self.grid.row_bounds
 
     @property
     def col_bounds(self):
+        """Boundaries of the output tiles, ``[0, ..., n_outputs]``."""
         return self.grid.col_bounds
 
     @property
     def n_tiles(self):
+        """Number of tiles (cores) the matrix occupies."""
         return self.grid.n_tiles
 
     @property
@@ -373,12 +391,14 @@ class ProgrammedCrossbar:
 
     @property
     def input_range_(self):
+        """Calibrated full-scale input per input tile (set by :meth:`calibrate`)."""
         if not self.is_calibrated:
             raise AttributeError("input_range_ is set by calibrate().")
         return self.dac.ranges
 
     @property
     def adc_range_(self):
+        """Calibrated ADC full scale per tile, in output units (set by :meth:`calibrate`)."""
         if not self.is_calibrated:
             raise AttributeError("adc_range_ is set by calibrate().")
         return self.adc.ranges

@@ -52,7 +52,28 @@ CACHE_LINE = 64
 
 @dataclass
 class ReadState:
-    """Everything a read at one time needs, derived once per time and cached."""
+    """Everything a read at one time needs, derived once per time and cached.
+
+    Attributes
+    ----------
+    analog : list of ndarray of float32
+        Per input tile, the analog matrix (input codes to ADC LSBs).
+    products : list of ExactMVM
+        Per input tile, the exact product reads compute with it.
+    noise_sigma : ndarray of float32 of shape (n_row_tiles, n_outputs) or None
+        Output-noise standard deviation in ADC LSBs (None: no noise).
+    digital : list
+        Per input tile, the near-memory unit's coefficients (float64 factors
+        for float post-processing).
+    offsets : ndarray or None
+        Real offset per output added after the tiles' sum (float post-processing).
+    realised_scale : ndarray of shape (n_row_tiles, n_outputs)
+        Real output per ADC LSB, as the unit's registers realise it.
+    compiled : list of CompiledStage or None
+        The registers of the compiled read-out (None: reads stay in numpy).
+    tile_keys : dict
+        Read index to the output-noise key of each input tile.
+    """
 
     analog: list  # per input tile: float32 (rows, n_outputs), input codes -> ADC LSBs
     products: list  # per input tile: the ExactMVM of ``analog`` that reads compute
@@ -155,33 +176,79 @@ class ReadEngine:
 
     @property
     def n_inputs(self):
+        """Inputs of the programmed matrix."""
         return self.grid.n_inputs
 
     @property
     def n_outputs(self):
+        """Outputs of the programmed matrix."""
         return self.grid.n_outputs
 
     def rows_holding(self, n_outputs_total):
-        """Rows (at least 2) whose outputs number at most ``n_outputs_total``."""
+        """Rows (at least 2) whose outputs number at most ``n_outputs_total``.
+
+        Parameters
+        ----------
+        n_outputs_total : int
+
+        Returns
+        -------
+        n_rows : int
+        """
         return max(2, n_outputs_total // self.n_outputs)
 
     def task_rows(self, n_samples):
-        """Rows per parallel task (a performance setting only)."""
+        """Rows per parallel task of a read of ``n_samples`` rows (a performance setting only).
+
+        Parameters
+        ----------
+        n_samples : int
+
+        Returns
+        -------
+        n_rows : int
+        """
         smallest = self.rows_holding(MIN_TASK_ELEMENTS)
         return min(self.rows_holding(TASK_ELEMENTS), max(smallest, -(-n_samples // MIN_TASKS)))
 
     def block_rows(self):
-        """Rows per block of a read task."""
+        """Rows per block of a read task.
+
+        Returns
+        -------
+        n_rows : int
+        """
         return self.rows_holding(BLOCK_ELEMENTS)
 
     # Noise streams ---------------------------------------------------------
     def tile_keys(self, t, read_index):
-        """64-bit key of the output noise of each input tile for a read at ``t``."""
+        """64-bit key of the output noise of each input tile for a read at ``t``.
+
+        Parameters
+        ----------
+        t : float
+            Chip time of the read.
+        read_index : int
+
+        Returns
+        -------
+        keys : ndarray of uint64 of shape (n_row_tiles,)
+        """
         rng = _random.keyed_generator(self._entropy, _random.STREAM_OUTPUT_NOISE, _random.float_key(t), read_index)
         return rng.integers(0, 2**64 - 1, size=self.grid.n_row_tiles, dtype=np.uint64, endpoint=True)
 
     def row_keys(self, codes, out):
-        """Noise key of each row of input codes, into ``out`` (uint64, one per row)."""
+        """Noise key of each row of input codes (:func:`sklearn_aimc._random.row_keys`).
+
+        Parameters
+        ----------
+        codes : ndarray of float32 of shape (n_rows, n_inputs)
+        out : ndarray of uint64 of shape (n_rows,)
+
+        Returns
+        -------
+        out : ndarray
+        """
         if self._multipliers is None:
             self._multipliers = _random.hash_multipliers(self._entropy, self.n_inputs)
         quantised = self.dac.quantises
@@ -199,6 +266,22 @@ class ReadEngine:
     # Reading ---------------------------------------------------------------
     def read(self, X, state, t, read_index, out=None, consumer=None):
         """Read every row of ``X`` into ``out`` or through ``consumer(rows, Y_rows)``.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_inputs)
+            Validated inputs.
+        state : ReadState
+            The chip at the read time.
+        t : float
+            Chip time of the read.
+        read_index : int
+            Selects the output-noise realisation.
+        out : ndarray of shape (n_samples, n_outputs), default=None
+            Receives the outputs.
+        consumer : callable, default=None
+            Called with each block of outputs instead (see
+            :meth:`ProgrammedCrossbar.map_matmul`).
 
         Returns
         -------
@@ -369,6 +452,15 @@ class ReadEngine:
 
         The compiled read-out covers the ADC and a fixed-point near-memory
         unit without requantisation, the HERMES preset's read-out.
+
+        Parameters
+        ----------
+        digital : list of NMPUCoefficients
+            The unit's coefficients of each input tile.
+
+        Returns
+        -------
+        stages : list of CompiledStage or None
         """
         if (
             not _compiled.ENABLED

@@ -65,22 +65,70 @@ class TileGrid:
         return [slice(lo, hi) for lo, hi in zip(self.col_bounds[:-1].tolist(), self.col_bounds[1:].tolist())]
 
     def tile(self, index):
-        """(row tile, column tile, rows, columns) of tile ``index``, row-major."""
+        """Where tile ``index`` lies (tiles numbered row-major).
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        i, j : int
+            Its input tile and output tile.
+        rows, cols : slice
+            Its inputs and outputs.
+        """
         i, j = divmod(index, self.n_col_tiles)
         return i, j, self.row_slices[i], self.col_slices[j]
 
     def per_input(self, per_row_tile):
-        """Repeat an array of one entry per input tile, ``(n_row_tiles, ...)``, to one per input."""
+        """Repeat an array of one entry per input tile to one entry per input.
+
+        Parameters
+        ----------
+        per_row_tile : ndarray of shape (n_row_tiles, ...)
+
+        Returns
+        -------
+        per_input : ndarray of shape (n_inputs, ...)
+        """
         return np.repeat(per_row_tile, np.diff(self.row_bounds), axis=0)
 
     def per_output(self, per_col_tile):
-        """Repeat an array along its last axis from one entry per output tile to one per output."""
+        """Repeat an array along its last axis from one entry per output tile to one per output.
+
+        Parameters
+        ----------
+        per_col_tile : ndarray of shape (..., n_col_tiles)
+
+        Returns
+        -------
+        per_output : ndarray of shape (..., n_outputs)
+        """
         return np.repeat(per_col_tile, np.diff(self.col_bounds), axis=-1)
 
     def tile_means(self, per_output):
-        """Mean over the columns of each output tile, along the last axis."""
+        """Mean over the columns of each output tile, along the last axis.
+
+        Parameters
+        ----------
+        per_output : ndarray of shape (..., n_outputs)
+
+        Returns
+        -------
+        means : ndarray of shape (..., n_col_tiles)
+        """
         return np.add.reduceat(per_output, self.col_bounds[:-1], axis=-1) / np.diff(self.col_bounds)
 
     def tile_maxima(self, per_output):
-        """Maximum over the columns of each output tile, along the last axis."""
+        """Maximum over the columns of each output tile, along the last axis.
+
+        Parameters
+        ----------
+        per_output : ndarray of shape (..., n_outputs)
+
+        Returns
+        -------
+        maxima : ndarray of shape (..., n_col_tiles)
+        """
         return np.maximum.reduceat(per_output, self.col_bounds[:-1], axis=-1)

@@ -1,4 +1,5 @@
-"""Tests of the reproduction study (``python -m sklearn_aimc reproduce``).
+"""Tests of the kernel-ridge study, ``python -m sklearn_aimc reproduce``
+(:mod:`sklearn_aimc.experiments.kernel_ridge`).
 
 They run on tiny synthetic files in the format of the benchmark datasets,
 never on the shared data.
@@ -6,7 +7,6 @@ never on the shared data.
 
 import contextlib
 import csv
-import gzip
 import io
 import sys
 
@@ -14,25 +14,12 @@ import numpy as np
 import pytest
 
 from sklearn_aimc import __main__ as cli
-from sklearn_aimc import reproduce as rep
+from sklearn_aimc.experiments import drift
+from sklearn_aimc.experiments import kernel_ridge as rep
 from sklearn_aimc.datasets import ENV_VAR
 
 NUMBERS = ["accuracy", "kernel_error"]  # "seconds" differs from run to run
 KEYS = [c for c in rep.RUN_COLUMNS if c not in ("accuracy", "kernel_error", "seconds")]
-
-
-def write_fake_magic04(directory, n_rows=400, seed=0):
-    """A magic04.csv.gz look-alike: header x0..x9,y; 10 features; labels g / h."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_rows, 10)) * rng.uniform(0.5, 50, 10) + rng.uniform(-20, 20, 10)
-    score = X[:, 0] / X[:, 0].std() - X[:, 1] / X[:, 1].std() + 0.5 * rng.standard_normal(n_rows)
-    labels = np.where(score > 0, "g", "h")
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [",".join([f"x{i}" for i in range(10)] + ["y"])]
-    lines += [",".join([f"{v:.4f}" for v in row] + [label]) for row, label in zip(X, labels)]
-    with gzip.open(directory / "magic04.csv.gz", "wt", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return directory
 
 
 def read_csv(path):
@@ -47,8 +34,8 @@ def numbers(rows):
 
 
 @pytest.fixture(scope="module")
-def data_home(tmp_path_factory):
-    return write_fake_magic04(tmp_path_factory.mktemp("data"))
+def data_home(fake_data_home):
+    return fake_data_home
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +106,12 @@ def test_cli_quick_drift_csv(quick_cli):
     assert drift == main
 
 
-def test_cli_quick_progress(quick_cli):
-    stderr = quick_cli["stderr"]
-    assert "magic04: 200 train / 200 test rows, d = 10" in stderr
-    assert "study: 4/4 (100%)" in stderr and "ETA" in stderr and "elapsed" in stderr
-    assert "drift: 6/6 (100%)" in stderr
+def test_cli_quick_progress_off_a_terminal(quick_cli):
+    """stderr is not a terminal here: no progress bar, only the one-line summaries."""
+    lines = quick_cli["stderr"].splitlines()
+    assert "\r" not in quick_cli["stderr"] and "ETA" not in quick_cli["stderr"]
+    assert [line.split(" in ")[0] for line in lines[:2]] == ["study: 4 runs", "drift: 6 runs"]
+    assert lines[-1].startswith(f"wrote {quick_cli['out']}: 8 study runs, 18 drift reads (")
 
 
 def test_cli_quick_figures(quick_cli):
@@ -146,7 +134,9 @@ def test_api_same_numbers_as_cli_with_one_job(quick_cli, data_home, tmp_path):
     ]
     assert rep.read_runs(tmp_path / "drift.csv")[0]["t_inference"] == 1.0
     assert result["paths"]["summary"].is_file()
-    assert "sklearn_aimc.reproduce.reproduce(" in result["paths"]["summary"].read_text(encoding="utf-8")
+    assert "sklearn_aimc.experiments.kernel_ridge.reproduce(" in result["paths"]["summary"].read_text(
+        encoding="utf-8"
+    )
 
 
 def test_run_study_api(data_home):
@@ -167,16 +157,6 @@ def test_run_study_api(data_home):
     float_acc = [r["accuracy"] for r in rows if r["method"] == "sorf" and r["device"] == "float"]
     chip_acc = [r["accuracy"] for r in rows if r["method"] == "sorf" and r["device"] == "hermes"]
     assert summary[0]["drop"][0] == pytest.approx(100 * (np.mean(float_acc) - np.mean(chip_acc)))
-
-
-def test_run_drift_study_api(data_home):
-    rows = rep.run_drift_study(
-        ["magic04"], kernels=["rbf"], k=1, n_seeds=1, times=[1.0, 86400.0],
-        compensations=[None, "per_column"], data_home=data_home, n_jobs=1, progress=False,
-    )
-    assert [(r["drift_compensation"], r["t_inference"]) for r in rows] == [
-        ("none", 1.0), ("none", 86400.0), ("per_column", 1.0), ("per_column", 86400.0)
-    ]
 
 
 def test_load_split_subsamples(data_home):
@@ -271,17 +251,7 @@ def test_quick_options_resolution():
     assert len(quick["drift_times"]) == 3
     full = rep._resolve_options({}, quick=False)
     assert full["datasets"] == rep.PAPER_DATASETS and full["ks"] == (1, 2, 3, 4, 5)
-    assert full["n_seeds"] == 10 and full["drift_times"] == rep.DRIFT_TIMES
-
-
-def test_progress_line():
-    stream = io.StringIO()
-    bar = rep._Progress("study", [1.0, 3.0], stream=stream)
-    bar.update("first")
-    bar.update("second")
-    lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("study: 1/2 (25%) elapsed ") and lines[0].endswith("| first")
-    assert lines[-1].startswith("study: 2/2 (100%)") and "ETA 00:00" in lines[-1]
+    assert full["n_seeds"] == 10 and full["drift_times"] == drift.DRIFT_TIMES
 
 
 def test_default_command_still_runs_the_demo(monkeypatch):
@@ -289,3 +259,112 @@ def test_default_command_still_runs_the_demo(monkeypatch):
     monkeypatch.setattr(cli, "demo", lambda *args, **kwargs: calls.append((args, kwargs)))
     assert cli.main(["--seeds", "2", "--dataset", "wine"]) == 0
     assert calls == [(("wine",), {"k": 3, "n_seeds": 2, "gamma": 0.05})]
+
+
+# --------------------------------------------------------------------------- progress
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+SMALL = ["--k", "1", "--seeds", "2", "--max-train", "100", "--no-drift"]
+
+
+def run_cli(argv, stderr):
+    with contextlib.redirect_stderr(stderr):
+        return cli.main(argv)
+
+
+def test_progress_on_a_terminal(data_home, tmp_path):
+    stderr = Terminal()
+    assert run_cli(["reproduce", "--quick", "--data-home", str(data_home), "--output-dir",
+                    str(tmp_path), *SMALL], stderr) == 0
+    text = stderr.getvalue()
+    assert "magic04: 100 train / 200 test rows, d = 10" in text
+    frames = [frame for frame in text.split("\r") if frame.strip()]
+    assert any(frame.startswith("study: 100%|") and "2/2 runs" in frame for frame in frames)
+    assert "study: 2 runs in " in text
+    assert text.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path}: 4 study runs, 0 drift reads")
+
+
+def test_quiet_on_a_terminal_prints_only_the_final_summary(data_home, tmp_path):
+    stderr = Terminal()
+    assert run_cli(["reproduce", "--quick", "--quiet", "--data-home", str(data_home),
+                    "--output-dir", str(tmp_path), *SMALL], stderr) == 0
+    assert stderr.getvalue().splitlines() == [stderr.getvalue().strip()]
+    assert stderr.getvalue().startswith(f"wrote {tmp_path}: 4 study runs, 0 drift reads (")
+
+
+# --------------------------------------------------------------------------- protocol
+def test_paper_protocol_runs_and_is_recorded(data_home, tmp_path):
+    result = rep.reproduce(quick=True, protocol="paper", data_home=data_home, output_dir=tmp_path,
+                           n_jobs=1, progress=False, drift=False)
+    text = result["paths"]["summary"].read_text(encoding="utf-8")
+    assert "protocol 'paper' (each file z-scored as a whole before splitting" in text
+    assert "round(clip(y_hat, 0, 1))" in text
+    assert "## Against the paper's float figures" in text and "Protocol `paper`" in text
+    assert "| magic04 | rbf | 86.35 |" in text
+    # the paper's readout and scaling give other numbers than the default protocol
+    default = rep.run_study(["magic04"], kernels=["rbf"], methods=["rff"], ks=[1, 2], n_seeds=2,
+                            data_home=data_home, max_train=2000, max_test=1000, n_jobs=1,
+                            progress=False)
+    assert numbers(result["rows"]) != numbers(default)
+    split = rep.load_split("magic04", data_home=data_home, protocol="paper")
+    assert split[0].mean(axis=0).std() > 0  # not centred on the training part alone
+
+
+def test_best_k_accuracy_is_the_mean_over_methods_of_the_best_k(data_home):
+    rows = rep.run_study(["magic04"], kernels=["rbf"], methods=["rff", "orf"], ks=[1, 2], n_seeds=2,
+                         data_home=data_home, max_train=120, n_jobs=1, progress=False,
+                         protocol="paper")
+    summary = rep.summarize(rows)
+    best = [max(item["float_accuracy"][0] for item in summary if item["method"] == method)
+            for method in ("rff", "orf")]
+    assert rep.best_k_accuracy(summary, "magic04", "rbf") == pytest.approx(100 * np.mean(best))
+    assert rep.best_k_accuracy(summary, "magic04", "arccos") is None
+
+
+def test_bad_protocol():
+    with pytest.raises(ValueError, match="protocol"):
+        rep.run_study(["magic04"], protocol="leaky", progress=False)
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--protocol", "leaky"])
+
+
+# --------------------------------------------------------------------------- dask
+def test_dask_local_cluster_gives_the_serial_numbers(quick_cli, data_home, tmp_path):
+    """--backend dask (a LocalCluster of 2 worker processes): the CSVs of the loky run, bit for bit."""
+    pytest.importorskip("distributed")
+    stderr = io.StringIO()
+    argv = ["reproduce", "--quick", "--backend", "dask", "--data-home", str(data_home),
+            "--output-dir", str(tmp_path)]
+    assert run_cli(argv, stderr) == 0, stderr.getvalue()
+    for name in ("runs.csv", "drift.csv"):
+        _, serial = read_csv(quick_cli["out"] / name)
+        _, on_dask = read_csv(tmp_path / name)
+        assert numbers(on_dask) == numbers(serial)
+    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "dask distributed (a LocalCluster of 2 single-threaded workers" in text
+
+
+def test_dask_scheduler_address(quick_cli, data_home, tmp_path):
+    """--scheduler: runs on an existing cluster, whose workers need no data files."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        rows = rep.run_study(["magic04"], kernels=["rbf"], methods=["rff"], ks=[1, 2], n_seeds=2,
+                             data_home=data_home, max_train=2000, max_test=1000,
+                             backend="dask", scheduler=cluster.scheduler_address, progress=False)
+    _, serial = read_csv(quick_cli["out"] / "runs.csv")  # the CSV holds each float's repr
+    assert [(r["seed"], r["device"], r["accuracy"], r["kernel_error"]) for r in rows] == [
+        (int(r["seed"]), r["device"], float(r["accuracy"]), float(r["kernel_error"])) for r in serial
+    ]
+
+
+def test_scheduler_needs_dask_backend(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["reproduce", "--scheduler", "tcp://127.0.0.1:8786"])
+    assert info.value.code == 2
+    assert "--scheduler needs --backend dask" in capsys.readouterr().err
