@@ -17,6 +17,8 @@ from .study import BUNDLED_DATASETS, demo
 SUBCOMMANDS = {
     "reproduce": ("sklearn_aimc.experiments.kernel_ridge", "the paper's kernel-ridge chip study"),
     "drift": ("sklearn_aimc.experiments.drift", "the drift study of a deployed chip"),
+    "faults": ("sklearn_aimc.experiments.faults", "stuck devices with and without fault-aware programming"),
+    "calibration": ("sklearn_aimc.experiments.calibration", "percentile and robust converter calibration"),
 }
 
 
