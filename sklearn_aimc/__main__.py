@@ -4,7 +4,9 @@ Without a sub-command it runs the main job, :func:`sklearn_aimc.study.demo`:
 float versus simulated-HERMES random-feature classification on data bundled
 with scikit-learn.  ``python -m sklearn_aimc reproduce [options]`` runs the
 reproduction study of the paper's chip experiments
-(:mod:`sklearn_aimc.reproduce`; see ``python -m sklearn_aimc reproduce --help``).
+(:mod:`sklearn_aimc.reproduce`; see ``python -m sklearn_aimc reproduce --help``);
+``python -m sklearn_aimc attention --task ...`` the attention studies
+(:mod:`sklearn_aimc.experiments.attention`).
 """
 
 import argparse
@@ -22,7 +24,8 @@ def build_parser():
         ),
         epilog=(
             "sub-command: 'python -m sklearn_aimc reproduce [options]' reproduces the paper's "
-            "kernel-ridge chip study on the benchmark datasets (see its --help)."
+            "kernel-ridge chip study on the benchmark datasets (see its --help); "
+            "'python -m sklearn_aimc attention --task error|listops' runs the attention studies."
         ),
     )
     parser.add_argument("--dataset", choices=sorted(BUNDLED_DATASETS), default="breast_cancer")
@@ -38,6 +41,10 @@ def main(argv=None):
         from . import reproduce
 
         return reproduce.main(argv[1:])
+    if argv[:1] == ["attention"]:
+        from .experiments import attention
+
+        return attention.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.k < 1 or args.seeds < 1:
         build_parser().error("--k and --seeds must be at least 1")
