@@ -106,11 +106,15 @@ def _check_mask(mask, shape, causal):
     mask = np.asarray(mask)
     if mask.dtype != bool:
         raise TypeError(f"mask must be a boolean array (True keeps a key), got dtype {mask.dtype}.")
-    if mask.shape != shape:
+    try:
+        if mask.ndim == 0 or mask.shape[-1] != shape[-1]:
+            raise ValueError
+        mask = np.broadcast_to(mask, shape)
+    except ValueError:
         raise ValueError(
-            f"mask must have the shape (..., L_k) = {shape} of the keys' batch and length, got "
-            f"{mask.shape}."
-        )
+            f"mask must have the shape (..., L_k) = {shape} of the keys' batch and length, or one that "
+            f"broadcasts to it with the same L_k; got {mask.shape}."
+        ) from None
     visible = mask[..., 0] if causal else mask.any(axis=-1)
     if not np.all(visible):
         raise ValueError(
@@ -139,7 +143,9 @@ def softmax_attention(Q, K, V, *, mask=None, causal=False):
         Values.
     mask : array-like of bool of shape (..., L_k), default=None
         Padding mask of the keys: True keeps a key, False leaves it out of
-        every query's softmax.  Every query must keep at least one key.
+        every query's softmax.  Leading axes may broadcast against the batch
+        shape (e.g. ``(n_sequences, 1, L_k)`` for all heads of a sequence).
+        Every query must keep at least one key.
     causal : bool, default=False
         Query ``i`` attends to keys ``j <= i`` only (needs ``L_q == L_k``).
 
@@ -405,7 +411,9 @@ class AnalogKernelAttention(BaseEstimator):
         mask : array-like of bool of shape (..., L_k), default=None
             Padding mask of the keys: True keeps a key, False leaves it out
             (its features are zeroed and it takes no part in the key
-            stabiliser).  Every query must keep at least one key.
+            stabiliser).  Leading axes may broadcast against the batch shape
+            (e.g. ``(n_sequences, 1, L_k)`` for all heads of a sequence).
+            Every query must keep at least one key.
 
         Returns
         -------

@@ -417,7 +417,16 @@ def test_bad_masks():
     with pytest.raises(ValueError, match=r"mask must have the shape \(\.\.\., L_k\) = \(2, 40\)"):
         attention.attend(Q, K, V, mask=good[:, :39])
     with pytest.raises(ValueError, match="mask must have the shape"):
-        softmax_attention(Q, K, V, mask=good[0])
+        softmax_attention(Q, K, V, mask=good[:, None, :])  # (2, 1, 40) does not broadcast to (2, 40)
+    Q3, K3, V3 = _qkv((2, 3))
+    mask3 = np.ones((2, 1, 40), dtype=bool)
+    mask3[1, 0, 30:] = False  # every head of sequence 1
+    assert_allclose(softmax_attention(Q3, K3, V3, mask=mask3),
+                    softmax_attention(Q3, K3, V3, mask=np.broadcast_to(mask3, (2, 3, 40))))
+    with pytest.raises(ValueError, match="mask must have the shape"):
+        softmax_attention(Q3, K3, V3, mask=np.ones((2, 40), dtype=bool))
+    with pytest.raises(ValueError, match="mask must have the shape"):
+        softmax_attention(Q3, K3, V3, mask=np.ones((2, 3, 1), dtype=bool))
     with pytest.raises(TypeError, match="mask must be a boolean array"):
         attention.attend(Q, K, V, mask=good.astype(int))
     empty = good.copy()

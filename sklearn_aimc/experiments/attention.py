@@ -15,7 +15,8 @@ the chip's effects off one at a time.
 
 ``--task listops`` trains small Performer and Transformer classifiers on
 ListOps and evaluates the Performer with its projections on the chip
-(:mod:`sklearn_aimc.experiments.listops`; needs the ``torch`` extra).
+(:mod:`sklearn_aimc.experiments.listops`; needs the ``torch`` extra, which
+is imported only for this task).
 """
 
 import argparse
@@ -359,16 +360,20 @@ def build_parser():
         description=(
             "Kernelized attention with the FAVOR+ projection on a simulated HERMES chip. "
             "--task error: attention-output error against softmax attention, float vs chip, "
-            "s = k d - 1 projections (writes attention_error.csv / .png / .md)."
+            "s = k d - 1 projections (writes attention_error.csv / .png / .md). "
+            "--task listops: Performer and Transformer trained on ListOps in PyTorch, the Performer "
+            "evaluated in numpy with its projections on the chip (writes listops.csv / .md; needs "
+            "the torch extra)."
         ),
     )
-    parser.add_argument("--task", choices=["error"], required=True, help="which study to run")
+    parser.add_argument("--task", choices=["error", "listops"], required=True, help="which study to run")
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test of a few seconds (error: k 1 2, 2 seeds, 4 sequences)")
+                        help="a smoke test of seconds (error: k 1 2, 2 seeds, 4 sequences; listops: "
+                             "230 samples, 10 steps, 2 chip seeds)")
     parser.add_argument("--output-dir", default="attention-results", metavar="DIR",
                         help="where results are written (default attention-results)")
     parser.add_argument("--seeds", type=_positive_int, dest="n_seeds", metavar="N",
-                        help="number of seeds (default 10)")
+                        help="number of seeds of the projection and chip (default: error 10, listops 3)")
     error = parser.add_argument_group("--task error")
     error.add_argument("--k", nargs="+", type=_positive_int, dest="ks", metavar="K",
                        help="s = k d - 1 projections (default 1 .. 7)")
@@ -378,6 +383,10 @@ def build_parser():
                        help="minilm (real heads) and/or gaussian (control); default both")
     error.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
                        help="chip ablation at the largest k (default on)")
+    listops = parser.add_argument_group("--task listops")
+    listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 1200)")
+    listops.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                         help="PyTorch threads (default 1)")
     return parser
 
 
@@ -387,6 +396,16 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     command = shlex.join(["python", "-m", "sklearn_aimc", "attention", *argv])
+    if args.task == "listops":
+        try:
+            from .listops import listops_study
+        except ImportError as exc:  # torch missing
+            print(f"python -m sklearn_aimc attention: error: --task listops needs PyTorch "
+                  f"(pip install 'sklearn-aimc[torch]'): {exc}", file=sys.stderr)
+            return 1
+        listops_study(args.output_dir, quick=args.quick, chip_seeds=args.n_seeds, steps=args.steps,
+                      threads=args.threads, command=command)
+        return 0
     try:
         error_study(args.output_dir, inputs=tuple(args.inputs), ks=args.ks, n_seeds=args.n_seeds,
                     n_sequences=args.n_sequences, ablation=args.ablation, quick=args.quick, command=command)
