@@ -1,7 +1,7 @@
 """
-==========================================================
+============================================================
 Attention with the projection on the chip: error vs features
-==========================================================
+============================================================
 
 Kernelized attention (Performer's FAVOR+) replaces
 ``softmax(Q K^T / sqrt(d)) V`` by ``D^-1 Q' (K'^T V)`` with positive random

@@ -711,6 +711,7 @@ def load_minilm_qkv():
             ``Q[i][h]`` is the ``(L_i, 32)`` query sequence of head ``h`` of
             sentence ``i``.
         sentences : list of str
+            The six sentences.
         tokens : list of list of str
             The WordPiece tokens of each sentence.
         source : dict

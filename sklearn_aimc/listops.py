@@ -4,8 +4,8 @@ A ListOps sample is a prefix expression over the digits 0 - 9 with the
 operators MIN, MAX, MED (median, truncated to an int) and SM (sum modulo 10),
 for example ``[MAX 2 9 [MIN 4 7 ] 0 ]`` (value 9); the label is its value
 (10 classes).  The generator follows the published specification (Nangia &
-Bowman 2018) with the settings of the Long Range Arena (Tay et al. 2021,
-:data:`LRA_LISTOPS`): a node is a leaf (a uniform digit) with probability
+Bowman 2018 [1]_) with the settings of the Long Range Arena (Tay et al.
+2021 [2]_, :data:`LRA_LISTOPS`): a node is a leaf (a uniform digit) with probability
 0.75 and always at the maximum depth, otherwise a uniform operator with a
 uniform number of 2 .. ``max_args`` children; a tree is kept only if its
 length (tokens: operators, digits and closing brackets) lies strictly between

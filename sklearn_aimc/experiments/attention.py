@@ -42,6 +42,7 @@ __all__ = [
     "PAPER_ERRORS",
     "attention_sequences",
     "build_parser",
+    "error_study",
     "main",
     "plot_error_study",
     "run_error_study",
@@ -324,7 +325,27 @@ def plot_error_study(rows, path):
 
 def error_study(output_dir, *, inputs=INPUTS, ks=None, n_seeds=None, n_sequences=None, ablation=True,
                 quick=False, progress=True, command=""):
-    """Run the error study and write ``attention_error.csv``, ``.png`` and ``.md`` to ``output_dir``."""
+    """Run the error study and write ``attention_error.csv``, ``.png`` and ``.md`` to ``output_dir``.
+
+    Parameters
+    ----------
+    output_dir : path-like
+    inputs : sequence of str, default=INPUTS
+    ks : sequence of int, default=None
+        :data:`KS`, or (1, 2) when ``quick``.
+    n_seeds, n_sequences : int, default=None
+        10 and 10, or 2 and 4 when ``quick``.
+    ablation : bool, default=True
+    quick : bool, default=False
+    progress : bool, default=True
+    command : str, default=""
+        Recorded in the summary.
+
+    Returns
+    -------
+    rows : list of dict
+        The rows of :func:`run_error_study`.
+    """
     settings = QUICK if quick else FULL
     ks = tuple(ks or settings["ks"])
     n_seeds = n_seeds or settings["n_seeds"]
@@ -384,7 +405,7 @@ def build_parser():
     error.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
                        help="chip ablation at the largest k (default on)")
     listops = parser.add_argument_group("--task listops")
-    listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 1200)")
+    listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 800)")
     listops.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                          help="PyTorch threads (default 1)")
     return parser

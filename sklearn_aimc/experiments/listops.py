@@ -30,14 +30,14 @@ from ..performer import AnalogPerformer
 from ..reproduce import machine_info
 
 __all__ = ["DATA_SEED", "FULL", "LISTOPS_COLUMNS", "QUICK", "listops_study", "load_listops_split",
-           "train_classifier"]
+           "numpy_accuracy", "train_classifier"]
 
 #: Seed of the generated data set (train, validation and test parts are drawn in turn).
 DATA_SEED = 20180601
 #: Columns of ``listops.csv``.
 LISTOPS_COLUMNS = ("task", "seed", "device", "accuracy")
 #: Settings of the full run (sized for a CPU: the paper trains 50k updates of 256 samples on LRA ListOps).
-FULL = dict(n_train=20000, n_val=1000, n_test=2000, steps=1200, batch_size=64, lr=1e-3, warmup=100,
+FULL = dict(n_train=20000, n_val=1000, n_test=2000, steps=800, batch_size=64, lr=1e-3, warmup=100,
             redraw_every=200, chip_seeds=3, n_calibration=256, linear_on_chip=True)
 #: Settings of ``--quick``: a smoke test of seconds.
 QUICK = dict(n_train=150, n_val=30, n_test=50, steps=10, batch_size=16, lr=1e-3, warmup=2,
@@ -46,6 +46,14 @@ QUICK = dict(n_train=150, n_val=30, n_test=50, steps=10, batch_size=16, lr=1e-3,
 
 def load_listops_split(n_train, n_val, n_test, *, preset=CPU_LISTOPS, random_state=DATA_SEED):
     """Train, validation and test parts of one generated ListOps set.
+
+    Parameters
+    ----------
+    n_train, n_val, n_test : int
+        Sizes of the parts, drawn in this order from one generator.
+    preset : dict, default=CPU_LISTOPS
+        Keyword arguments of :func:`~sklearn_aimc.listops.make_listops`.
+    random_state : int, default=DATA_SEED
 
     Returns
     -------
@@ -84,7 +92,21 @@ def _torch_accuracy(model, X, y, batch_size=256):
 
 
 def numpy_accuracy(performer, X, y, batch_size=256):
-    """Accuracy of an :class:`~sklearn_aimc.performer.AnalogPerformer`, batches of similar lengths."""
+    """Accuracy of an :class:`~sklearn_aimc.performer.AnalogPerformer`, in batches of similar lengths.
+
+    Parameters
+    ----------
+    performer : AnalogPerformer
+        Programmed.
+    X : ndarray of int of shape (n_samples, L)
+        Padded token sequences.
+    y : ndarray of shape (n_samples,)
+    batch_size : int, default=256
+
+    Returns
+    -------
+    accuracy : float
+    """
     correct = 0
     for batch in _length_batches(X, batch_size):
         length = int((X[batch] != 0).sum(axis=1).max())
@@ -99,6 +121,27 @@ def train_classifier(train, val, *, n_projections, steps, batch_size, lr, warmup
     Learning rate: linear warm-up over ``warmup`` steps, then cosine decay
     to 0 (ours, for a short run); FAVOR+ projections redrawn every
     ``redraw_every`` steps (the paper: every 1500 of 50k updates).
+
+    Parameters
+    ----------
+    train, val : tuple of ndarray
+        ``(X, y)`` of padded token sequences (int64) and labels.
+    n_projections : int
+        FAVOR+ projections per layer; 0 trains the softmax Transformer.
+    steps, batch_size : int
+        Updates and samples per update (batches of similar lengths).
+    lr : float
+        Peak learning rate.
+    warmup, redraw_every : int
+        Warm-up steps; steps between redraws of the projections.
+    random_state : int, default=0
+        Seeds the initial weights, the projections and the batches.
+    log_every : int, default=100
+        Steps between log entries (each with a validation accuracy).
+    progress : bool, default=True
+        Log lines on stderr.
+    label : str, default=""
+        Prefix of the log lines.
 
     Returns
     -------
