@@ -121,8 +121,13 @@ def test_projections_are_seeded_and_redrawn():
 def test_hermes_inference_runs_close_to_float(data):
     X, _ = data
     weights = export_weights(_model())
-    float_logits = AnalogPerformer(weights, device="ideal", random_state=0).program(X).decision_function(X)
+    in_float = AnalogPerformer(weights, device="ideal", random_state=0).program(X)
+    float_logits = in_float.decision_function(X)
     hermes = AnalogPerformer(weights, device="hermes", random_state=0).program(X)
+    for a, b in zip(in_float.attentions_, hermes.attentions_):  # one seed, one projection per layer
+        assert_array_equal(a.feature_map_.random_weights_, b.feature_map_.random_weights_)
+    assert not np.array_equal(hermes.attentions_[0].feature_map_.random_weights_,
+                              hermes.attentions_[1].feature_map_.random_weights_)
     hermes_logits = hermes.decision_function(X)
     assert_array_equal(hermes_logits, hermes.decision_function(X))  # same reads, same output
     assert not np.allclose(hermes_logits, float_logits)
