@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from .attention import AnalogKernelAttention, softmax_attention
 from .crossbar import check_device
 
-__all__ = ["AnalogPerformer"]
+__all__ = ["AnalogPerformer", "load_weights", "save_weights"]
 
 #: torch.nn.LayerNorm's default epsilon.
 LAYER_NORM_EPS = 1e-5
@@ -201,3 +201,59 @@ class AnalogPerformer:
         weights = mask[..., None].astype(x.dtype)
         pooled = (x * weights).sum(axis=1) / weights.sum(axis=1)
         return self._linear((None, "classifier"), pooled, programming)
+
+
+def save_weights(path, weights):
+    """Save exported weights (:func:`~sklearn_aimc.torch.performer.export_weights`) to an ``.npz`` file.
+
+    Parameters
+    ----------
+    path : path-like
+    weights : dict
+    """
+    import json
+
+    arrays = {"token_embedding": weights["token_embedding"], "position_embedding": weights["position_embedding"]}
+    for name in ("norm", "classifier"):
+        arrays[f"{name}.0"], arrays[f"{name}.1"] = weights[name]
+    for i, layer in enumerate(weights["layers"]):
+        for name, value in layer.items():
+            if isinstance(value, tuple):
+                for j, part in enumerate(value):
+                    arrays[f"layers.{i}.{name}.{j}"] = part
+            else:
+                arrays[f"layers.{i}.{name}"] = value
+    np.savez_compressed(path, config=np.array(json.dumps(weights["config"])), **arrays)
+
+
+def load_weights(path):
+    """Weights saved by :func:`save_weights`, as :func:`~sklearn_aimc.torch.performer.export_weights` returns them.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    weights : dict
+    """
+    import json
+
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    config = json.loads(arrays.pop("config").item())
+    weights = {"config": config, "token_embedding": arrays["token_embedding"],
+               "position_embedding": arrays["position_embedding"],
+               "norm": (arrays["norm.0"], arrays["norm.1"]),
+               "classifier": (arrays["classifier.0"], arrays["classifier.1"]), "layers": []}
+    for i in range(config["n_layers"]):
+        prefix = f"layers.{i}."
+        layer = {}
+        for key in sorted(k for k in arrays if k.startswith(prefix)):
+            name, *part = key[len(prefix):].split(".")
+            if part:
+                layer[name] = layer.get(name, ()) + (arrays[key],)
+            else:
+                layer[name] = arrays[key]
+        weights["layers"].append(layer)
+    return weights

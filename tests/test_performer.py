@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_aimc.listops import VOCABULARY, make_listops
-from sklearn_aimc.performer import AnalogPerformer
+from sklearn_aimc.performer import AnalogPerformer, load_weights, save_weights
 
 torch = pytest.importorskip("torch")
 
@@ -151,3 +151,16 @@ def test_bad_tokens_and_unprogrammed(data):
         performer.predict(X + 100)
     with pytest.raises(ValueError, match="at least one token"):
         performer.predict(np.zeros((2, 5), dtype=np.int64))
+
+
+def test_weights_round_trip(tmp_path, data):
+    X, _ = data
+    weights = export_weights(_model())
+    save_weights(tmp_path / "w.npz", weights)
+    loaded = load_weights(tmp_path / "w.npz")
+    assert loaded["config"] == weights["config"]
+    assert_array_equal(loaded["layers"][1]["ffn2"][0], weights["layers"][1]["ffn2"][0])
+    assert_array_equal(loaded["layers"][0]["projection"], weights["layers"][0]["projection"])
+    a = AnalogPerformer(weights, device="ideal", random_state=0).program(X)
+    b = AnalogPerformer(loaded, device="ideal", random_state=0).program(X)
+    assert_array_equal(a.decision_function(X), b.decision_function(X))

@@ -405,7 +405,7 @@ def build_parser():
     error.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
                        help="chip ablation at the largest k (default on)")
     listops = parser.add_argument_group("--task listops")
-    listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 800)")
+    listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 1600)")
     listops.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                          help="PyTorch threads (default 1)")
     return parser

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from ..listops import CPU_LISTOPS, VOCABULARY, make_listops
-from ..performer import AnalogPerformer
+from .attention import ABLATIONS
+from ..performer import AnalogPerformer, save_weights
 from ..reproduce import machine_info
 
-__all__ = ["DATA_SEED", "FULL", "LISTOPS_COLUMNS", "QUICK", "listops_study", "load_listops_split",
+__all__ = ["DATA_SEED", "FULL", "LISTOPS_ABLATIONS", "LISTOPS_COLUMNS", "QUICK", "listops_study", "load_listops_split",
            "numpy_accuracy", "train_classifier"]
 
 #: Seed of the generated data set (train, validation and test parts are drawn in turn).
@@ -37,11 +38,11 @@ DATA_SEED = 20180601
 #: Columns of ``listops.csv``.
 LISTOPS_COLUMNS = ("task", "seed", "device", "accuracy")
 #: Settings of the full run (sized for a CPU: the paper trains 50k updates of 256 samples on LRA ListOps).
-FULL = dict(n_train=20000, n_val=1000, n_test=2000, steps=800, batch_size=64, lr=1e-3, warmup=100,
-            redraw_every=200, chip_seeds=3, n_calibration=256, linear_on_chip=True)
+FULL = dict(n_train=20000, n_val=1000, n_test=2000, steps=1600, batch_size=64, lr=1e-3, warmup=100,
+            redraw_every=100, chip_seeds=3, n_calibration=256, linear_on_chip=True, ablation=True)
 #: Settings of ``--quick``: a smoke test of seconds.
 QUICK = dict(n_train=150, n_val=30, n_test=50, steps=10, batch_size=16, lr=1e-3, warmup=2,
-             redraw_every=5, chip_seeds=2, n_calibration=16, linear_on_chip=True)
+             redraw_every=5, chip_seeds=2, n_calibration=16, linear_on_chip=True, ablation=False)
 
 
 def load_listops_split(n_train, n_val, n_test, *, preset=CPU_LISTOPS, random_state=DATA_SEED):
@@ -187,7 +188,17 @@ def train_classifier(train, val, *, n_projections, steps, batch_size, lr, warmup
     return model, log
 
 
-def _evaluate_on_chips(weights, parts, chip_seeds, n_calibration, linear_on_chip, progress):
+#: Chip configurations of the ablation (HERMES with one effect switched off, or
+#: its converter ranges calibrated on the largest calibration value instead of
+#: the 99.9th percentile).
+LISTOPS_ABLATIONS = {
+    **ABLATIONS,
+    "hermes, ADC range at 100th percentile": {"output_percentile": 100.0},
+    "hermes, DAC and ADC ranges at 100th percentile": {"input_percentile": 100.0, "output_percentile": 100.0},
+}
+
+
+def _evaluate_on_chips(weights, parts, chip_seeds, n_calibration, linear_on_chip, ablation, progress):
     from ..crossbar import AnalogCrossbar
 
     calibration = parts["train"][0][:n_calibration]
@@ -196,6 +207,8 @@ def _evaluate_on_chips(weights, parts, chip_seeds, n_calibration, linear_on_chip
     devices = {"float": dict(device="ideal"), "hermes": dict(device=AnalogCrossbar())}
     if linear_on_chip:
         devices["hermes-all-linear"] = dict(device=AnalogCrossbar(), linear_device=AnalogCrossbar())
+    if ablation:
+        devices.update({name: dict(device=AnalogCrossbar(**params)) for name, params in LISTOPS_ABLATIONS.items()})
     rows = []
     for seed in range(chip_seeds):
         for name, params in devices.items():
@@ -228,7 +241,8 @@ def _write_summary(path, rows, info, settings, command):
              "| model | inference | accuracy (%) | vs float (pp) |", "|---|---|---|---|"]
     labels = {"float": "numpy, projections in float (ideal device)",
               "hermes": "numpy, projections on HERMES",
-              "hermes-all-linear": "numpy, projections and all linear layers on HERMES"}
+              "hermes-all-linear": "numpy, projections and all linear layers on HERMES",
+              **{name: f"numpy, projections on {name} (ablation)" for name in LISTOPS_ABLATIONS}}
     for device, values in by_device.items():
         lines.append(f"| Performer | {labels.get(device, device)} | {_stats(values)} | "
                      f"{100 * (np.mean(values) - float_mean):+.2f} |")
@@ -318,8 +332,11 @@ def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, threa
     y_train = parts["train"][1]
     info["majority_class"] = int(np.bincount(y_train, minlength=10).argmax())
     info["majority_rate"] = float(np.mean(parts["test"][1] == info["majority_class"]))
-    rows = _evaluate_on_chips(export_weights(models["performer"]), parts, settings["chip_seeds"],
-                              settings["n_calibration"], settings["linear_on_chip"], progress)
+    weights = {name: export_weights(model) for name, model in models.items()}
+    for name, exported in weights.items():
+        save_weights(output_dir / f"listops_{name}_weights.npz", exported)
+    rows = _evaluate_on_chips(weights["performer"], parts, settings["chip_seeds"], settings["n_calibration"],
+                              settings["linear_on_chip"], settings["ablation"], progress)
     with open(output_dir / "listops.csv", "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=LISTOPS_COLUMNS)
         writer.writeheader()
