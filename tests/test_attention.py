@@ -455,3 +455,12 @@ def test_clone_and_params():
     assert clone(attention).get_params() == attention.get_params()
     with pytest.raises(ValueError, match="feature_map"):
         AnalogKernelAttention(feature_map="cos").fit(np.ones((3, 4)))
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_aimc import attention
+
+    failures, attempts = doctest.testmod(attention)
+    assert attempts >= 2 and failures == 0

@@ -135,3 +135,12 @@ def test_decode():
 def test_bad_parameters(params, error, match):
     with pytest.raises(error, match=match):
         make_listops(**{"n_samples": 5, **params})
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_aimc import listops
+
+    failures, attempts = doctest.testmod(listops, optionflags=doctest.ELLIPSIS)
+    assert attempts >= 2 and failures == 0
