@@ -25,11 +25,19 @@ def test_quick_command_writes_results(tmp_path):
     with open(tmp_path / "listops.csv") as stream:
         rows = list(csv.DictReader(stream))
     assert tuple(rows[0]) == LISTOPS_COLUMNS
-    assert {(row["seed"], row["device"]) for row in rows} == {
-        (seed, device) for seed in ("0", "1") for device in ("float", "hermes", "hermes-all-linear")
-    }
+    devices = ("float", "hermes", "hermes-all-linear", "float, hardware-aware", "hermes, hardware-aware")
+    assert {(row["seed"], row["device"]) for row in rows} == {(seed, device) for seed in ("0", "1") for device in devices}
     assert all(row["task"] == "listops" and 0 <= float(row["accuracy"]) <= 1 for row in rows)
     summary = (tmp_path / "listops.md").read_text()
     for text in ("Transformer (softmax, same size)", "chance", "Wall time", "--task listops --quick"):
         assert text in summary
     assert (tmp_path / "listops_training.csv").exists()
+
+    # The saved weights evaluate again without training.
+    again = tmp_path / "again"
+    assert cli_main(["attention", "--task", "listops", "--quick", "--from-weights", str(tmp_path),
+                     "--hardware-aware-steps", "0", "--output-dir", str(again)]) == 0
+    with open(again / "listops.csv") as stream:
+        rows_again = list(csv.DictReader(stream))
+    assert [row for row in rows if "hardware-aware" not in row["device"]] == rows_again
+    assert "Weights of an earlier run" in (again / "listops.md").read_text()

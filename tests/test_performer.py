@@ -13,7 +13,13 @@ from sklearn_aimc.performer import AnalogPerformer, load_weights, save_weights
 
 torch = pytest.importorskip("torch")
 
-from sklearn_aimc.torch.performer import PerformerClassifier, export_weights, favor_features  # noqa: E402
+from sklearn_aimc.torch.performer import (  # noqa: E402
+    PAPER_HARDWARE_NOISE,
+    PerformerClassifier,
+    export_weights,
+    favor_features,
+    noisy_projection,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn_aimc.AnalogClippingWarning")
 
@@ -164,3 +170,49 @@ def test_weights_round_trip(tmp_path, data):
     a = AnalogPerformer(weights, device="ideal", random_state=0).program(X)
     b = AnalogPerformer(loaded, device="ideal", random_state=0).program(X)
     assert_array_equal(a.decision_function(X), b.decision_function(X))
+
+
+def test_noisy_projection_statistics():
+    # Output noise 0.1 full-scale input x max|W|, fresh for every output: with
+    # x = e_1 (full scale 1, no quantisation error) the rows of one call
+    # spread by 0.1 max|W_j|.  Weight noise 0.12 max|W_j|, fresh for every
+    # call (one noisy chip per forward pass): without output noise, calls
+    # spread by 0.12 max|W_j|.  Standard error of a std estimate from n
+    # samples: std / sqrt(2 n); tolerances of 4 of them.
+    torch.manual_seed(0)
+    W = torch.tensor([[1.0, -2.0, 0.5], [0.3, 0.1, -0.4]], dtype=torch.float64)
+    w_max = np.array([1.0, 2.0, 0.5])
+    x = torch.zeros((20000, 2), dtype=torch.float64)
+    x[:, 0] = 1.0
+    projected = noisy_projection(x, W, PAPER_HARDWARE_NOISE)
+    assert_allclose(projected.std(dim=0).numpy(), 0.1 * w_max, rtol=4 / np.sqrt(2 * 20000))
+    calls = torch.cat([noisy_projection(x[:1], W, {"weight": 0.12, "output": 0.0, "input_bits": None})
+                       for _ in range(2000)])
+    assert_allclose(calls.std(dim=0).numpy(), 0.12 * w_max, rtol=4 / np.sqrt(2 * 2000))
+    assert_allclose(calls.mean(dim=0).numpy(), W[0].numpy(), atol=4 * 0.12 * 2 / np.sqrt(2000))
+    # 8-bit inputs: 127 levels over the largest magnitude.
+    x = torch.linspace(-1, 1, 1001, dtype=torch.float64)[:, None]
+    quantised = noisy_projection(x, torch.ones((1, 1), dtype=torch.float64), {"weight": 0.0, "output": 0.0,
+                                                                             "input_bits": 8})
+    assert torch.allclose(quantised, torch.round(x * 127) / 127)
+
+
+def test_hardware_noise_only_in_training(data):
+    X, _ = data
+    model = PerformerClassifier.from_weights(export_weights(_model())).set_hardware_noise()
+    model.eval()
+    assert_array_equal(_torch_logits(model, X), _torch_logits(model, X))
+    model.train()
+    with torch.no_grad():
+        assert not torch.equal(model(torch.from_numpy(X)), model(torch.from_numpy(X)))
+    model.set_hardware_noise(None)
+    with torch.no_grad():
+        assert torch.equal(model(torch.from_numpy(X)), model(torch.from_numpy(X)))
+
+
+def test_from_weights_reproduces_the_model(data):
+    X, _ = data
+    model = _model()
+    model.eval()
+    assert_array_equal(_torch_logits(PerformerClassifier.from_weights(export_weights(model)).eval(), X),
+                       _torch_logits(model, X))

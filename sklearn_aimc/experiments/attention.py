@@ -408,6 +408,10 @@ def build_parser():
     listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 1600)")
     listops.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                          help="PyTorch threads (default 1)")
+    listops.add_argument("--hardware-aware-steps", type=int, metavar="N",
+                         help="hardware-aware fine-tuning steps of the Performer (default 400; 0: none)")
+    listops.add_argument("--from-weights", metavar="DIR",
+                         help="evaluate the trained weights of an earlier run in DIR instead of training")
     return parser
 
 
@@ -424,7 +428,10 @@ def main(argv=None):
             print(f"python -m sklearn_aimc attention: error: --task listops needs PyTorch "
                   f"(pip install 'sklearn-aimc[torch]'): {exc}", file=sys.stderr)
             return 1
+        if args.hardware_aware_steps is not None and args.hardware_aware_steps < 0:
+            parser.error("--hardware-aware-steps must be at least 0")
         listops_study(args.output_dir, quick=args.quick, chip_seeds=args.n_seeds, steps=args.steps,
+                      hardware_aware_steps=args.hardware_aware_steps, from_weights=args.from_weights,
                       threads=args.threads, command=command)
         return 0
     try:

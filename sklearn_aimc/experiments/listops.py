@@ -39,10 +39,10 @@ DATA_SEED = 20180601
 LISTOPS_COLUMNS = ("task", "seed", "device", "accuracy")
 #: Settings of the full run (sized for a CPU: the paper trains 50k updates of 256 samples on LRA ListOps).
 FULL = dict(n_train=20000, n_val=1000, n_test=2000, steps=1600, batch_size=64, lr=1e-3, warmup=100,
-            redraw_every=100, chip_seeds=3, n_calibration=256, linear_on_chip=True, ablation=True)
+            redraw_every=100, chip_seeds=3, n_calibration=256, linear_on_chip=True, ablation=True, hw_steps=400)
 #: Settings of ``--quick``: a smoke test of seconds.
 QUICK = dict(n_train=150, n_val=30, n_test=50, steps=10, batch_size=16, lr=1e-3, warmup=2,
-             redraw_every=5, chip_seeds=2, n_calibration=16, linear_on_chip=True, ablation=False)
+             redraw_every=5, chip_seeds=2, n_calibration=16, linear_on_chip=True, ablation=False, hw_steps=4)
 
 
 def load_listops_split(n_train, n_val, n_test, *, preset=CPU_LISTOPS, random_state=DATA_SEED):
@@ -116,7 +116,7 @@ def numpy_accuracy(performer, X, y, batch_size=256):
 
 
 def train_classifier(train, val, *, n_projections, steps, batch_size, lr, warmup, redraw_every, random_state=0,
-                     log_every=100, progress=True, label=""):
+                     log_every=100, progress=True, label="", model=None):
     """Train a :class:`~sklearn_aimc.torch.performer.PerformerClassifier` with Adam.
 
     Learning rate: linear warm-up over ``warmup`` steps, then cosine decay
@@ -143,6 +143,9 @@ def train_classifier(train, val, *, n_projections, steps, batch_size, lr, warmup
         Log lines on stderr.
     label : str, default=""
         Prefix of the log lines.
+    model : PerformerClassifier, default=None
+        Continue training this model (e.g. hardware-aware fine-tuning)
+        instead of a new one.
 
     Returns
     -------
@@ -156,8 +159,10 @@ def train_classifier(train, val, *, n_projections, steps, batch_size, lr, warmup
     from ..torch.performer import PerformerClassifier
 
     X, y = train
-    model = PerformerClassifier(len(VOCABULARY), X.shape[1], 10, n_projections=n_projections,
-                                random_state=random_state)
+    if model is None:
+        model = PerformerClassifier(len(VOCABULARY), X.shape[1], 10, n_projections=n_projections,
+                                    random_state=random_state)
+    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)))
@@ -198,7 +203,8 @@ LISTOPS_ABLATIONS = {
 }
 
 
-def _evaluate_on_chips(weights, parts, chip_seeds, n_calibration, linear_on_chip, ablation, progress):
+def _evaluate_on_chips(weights, parts, chip_seeds, n_calibration, linear_on_chip, ablation, progress,
+                       suffix=""):
     from ..crossbar import AnalogCrossbar
 
     calibration = parts["train"][0][:n_calibration]
@@ -215,10 +221,10 @@ def _evaluate_on_chips(weights, parts, chip_seeds, n_calibration, linear_on_chip
             start = time.perf_counter()
             performer = AnalogPerformer(weights, random_state=seed, **params).program(calibration)
             accuracy = numpy_accuracy(performer, X_test, y_test)
-            rows.append(dict(task="listops", seed=seed, device=name, accuracy=accuracy))
+            rows.append(dict(task="listops", seed=seed, device=name + suffix, accuracy=accuracy))
             if progress:
-                print(f"chip seed {seed} {name}: accuracy {accuracy:.4f} ({time.perf_counter() - start:.0f} s)",
-                      file=sys.stderr)
+                print(f"chip seed {seed} {name}{suffix}: accuracy {accuracy:.4f} "
+                      f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return rows
 
 
@@ -242,10 +248,14 @@ def _write_summary(path, rows, info, settings, command):
     labels = {"float": "numpy, projections in float (ideal device)",
               "hermes": "numpy, projections on HERMES",
               "hermes-all-linear": "numpy, projections and all linear layers on HERMES",
-              **{name: f"numpy, projections on {name} (ablation)" for name in LISTOPS_ABLATIONS}}
+              **{name: f"numpy, projections on {name} (ablation)" for name in LISTOPS_ABLATIONS},
+              "float, hardware-aware": "numpy, projections in float",
+              "hermes, hardware-aware": "numpy, projections on HERMES"}
     for device, values in by_device.items():
-        lines.append(f"| Performer | {labels.get(device, device)} | {_stats(values)} | "
-                     f"{100 * (np.mean(values) - float_mean):+.2f} |")
+        reference = by_device["float, hardware-aware"] if device.endswith("hardware-aware") else by_device["float"]
+        model = "Performer, hardware-aware fine-tuned" if device.endswith("hardware-aware") else "Performer"
+        lines.append(f"| {model} | {labels.get(device, device)} | {_stats(values)} | "
+                     f"{100 * (np.mean(values) - np.mean(reference)):+.2f} |")
     lines.append(f"| Performer | PyTorch, its last training projection | {100 * info['performer_torch']:.2f} | |")
     lines.append(f"| Transformer (softmax, same size) | PyTorch | {100 * info['transformer_torch']:.2f} | |")
     lines.append(f"| Transformer (softmax, same size) | numpy | {100 * info['transformer_numpy']:.2f} | |")
@@ -254,16 +264,24 @@ def _write_summary(path, rows, info, settings, command):
     per_seed = {}
     for row in rows:
         per_seed.setdefault(row["seed"], {})[row["device"]] = row["accuracy"]
-    drops = [100 * (d["float"] - d["hermes"]) for d in per_seed.values()]
-    lines += ["", f"Float minus HERMES per seed (pp): {', '.join(f'{x:+.2f}' for x in drops)}; "
-              f"largest |drop| {max(map(abs, drops)):.2f} pp (target: within 1 pp)."]
-    lines += ["", "## Training (PyTorch, CPU)", "",
-              "| model | steps x batch | wall time | CPU time | final validation accuracy (%) |",
+    for suffix in ("", ", hardware-aware"):
+        pairs = [(d[f"float{suffix}"], d[f"hermes{suffix}"]) for d in per_seed.values() if f"hermes{suffix}" in d]
+        if not pairs:
+            continue
+        drops = [100 * (f - h) for f, h in pairs]
+        lines += ["", f"Float minus HERMES per seed{suffix and ' (hardware-aware model)'} (pp): "
+                  f"{', '.join(f'{x:+.2f}' for x in drops)}; largest |drop| {max(map(abs, drops)):.2f} pp "
+                  "(target: within 1 pp)."]
+    lines += ["", "## Training (PyTorch, CPU)", ""]
+    if info.get("from_weights"):
+        lines.append(f"Weights of an earlier run, loaded from `{info['from_weights']}`.")
+    lines += ["", "| model | steps x batch | wall time | CPU time | final validation accuracy (%) |",
               "|---|---|---|---|---|"]
-    for name in ("performer", "transformer"):
-        t = info[f"{name}_training"]
-        lines.append(f"| {name} | {settings['steps']} x {settings['batch_size']} | {t['wall']:.0f} s | "
-                     f"{t['cpu']:.0f} s | {100 * t['val_accuracy']:.2f} |")
+    for name in ("performer", "transformer", "hardware-aware"):
+        t = info.get(f"{name}_training")
+        if t:
+            lines.append(f"| {name} | {t['steps']} x {settings['batch_size']} | {t['wall']:.0f} s | "
+                         f"{t['cpu']:.0f} s | {100 * t['val_accuracy']:.2f} |")
     lines += ["", "## Settings", ""]
     lines += [f"- Data: `make_listops(**CPU_LISTOPS, random_state={DATA_SEED})` with CPU_LISTOPS = "
               f"{CPU_LISTOPS}: {settings['n_train']} train, {settings['n_val']} validation, {settings['n_test']} "
@@ -271,6 +289,11 @@ def _write_summary(path, rows, info, settings, command):
     lines += [f"- Training: Adam, lr {settings['lr']} (warm-up {settings['warmup']} steps, cosine decay), batches "
               f"of similar lengths, projections redrawn every {settings['redraw_every']} steps, "
               f"torch threads {info['torch_threads']}."]
+    if settings.get("hw_steps"):
+        lines += [f"- Hardware-aware fine-tuning: {settings['hw_steps']} steps from the trained Performer at lr "
+                  f"{settings['lr'] / 10:g}, its FAVOR+ projections computed with the paper's noise "
+                  "(`PAPER_HARDWARE_NOISE`: weight noise 0.12 max|W| per column, output noise 0.1, 8-bit inputs; "
+                  "the projections are random, not learned, so no weight clipping)."]
     lines += [f"- Chip calibration: the first {settings['n_calibration']} training samples."]
     lines += ["", "## Run", "", f"- Command: `{command}`",
               f"- Wall time: {info['wall']:.0f} s, CPU time {info['cpu']:.0f} s (the machine was shared with "
@@ -280,7 +303,8 @@ def _write_summary(path, rows, info, settings, command):
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, threads=1, progress=True, command=""):
+def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, hardware_aware_steps=None,
+                  from_weights=None, threads=1, progress=True, command=""):
     """Train, evaluate on chips and write ``listops.csv``, ``listops.md`` and ``listops_training.csv``.
 
     Parameters
@@ -288,8 +312,13 @@ def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, threa
     output_dir : path-like
     quick : bool, default=False
         :data:`QUICK` settings instead of :data:`FULL`.
-    chip_seeds, steps : int, default=None
-        Override the settings' number of chip seeds and training steps.
+    chip_seeds, steps, hardware_aware_steps : int, default=None
+        Override the settings' number of chip seeds, training steps and
+        hardware-aware fine-tuning steps (0: none).
+    from_weights : path-like, default=None
+        A directory with the ``listops_performer_weights.npz`` and
+        ``listops_transformer_weights.npz`` of an earlier run (same
+        settings): skip the training and evaluate those models.
     threads : int, default=1
         PyTorch threads.
     progress : bool, default=True
@@ -303,40 +332,61 @@ def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, threa
     """
     import torch
 
+    from ..performer import load_weights
+    from ..torch.performer import PAPER_HARDWARE_NOISE, PerformerClassifier, export_weights
+
     settings = dict(QUICK if quick else FULL)
-    if chip_seeds is not None:
-        settings["chip_seeds"] = chip_seeds
-    if steps is not None:
-        settings["steps"] = steps
+    for key, value in (("chip_seeds", chip_seeds), ("steps", steps), ("hw_steps", hardware_aware_steps)):
+        if value is not None:
+            settings[key] = value
     torch.set_num_threads(threads)
     start, cpu_start = time.perf_counter(), time.process_time()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     parts = load_listops_split(settings["n_train"], settings["n_val"], settings["n_test"])
-    train_params = {key: settings[key] for key in ("steps", "batch_size", "lr", "warmup", "redraw_every")}
-    info, logs = {"torch_threads": threads, "torch_version": torch.__version__}, {}
-    models = {}
+    train_params = {key: settings[key] for key in ("batch_size", "redraw_every")}
+    info, logs, models = {"torch_threads": threads, "torch_version": torch.__version__}, {}, {}
+    log_every = max(1, settings["steps"] // 10)
     for name, n_projections in (("performer", 128), ("transformer", 0)):
+        if from_weights is not None:
+            info["from_weights"] = str(from_weights)
+            models[name] = PerformerClassifier.from_weights(
+                load_weights(Path(from_weights) / f"listops_{name}_weights.npz")).eval()
+        else:
+            t0, c0 = time.perf_counter(), time.process_time()
+            models[name], logs[name] = train_classifier(
+                parts["train"], parts["val"], n_projections=n_projections, progress=progress, label=name,
+                log_every=log_every, steps=settings["steps"], lr=settings["lr"], warmup=settings["warmup"],
+                **train_params)
+            info[f"{name}_training"] = dict(wall=time.perf_counter() - t0, cpu=time.process_time() - c0,
+                                            val_accuracy=logs[name][-1]["val_accuracy"], steps=settings["steps"])
+        info[f"{name}_torch"] = _torch_accuracy(models[name], *parts["test"])
+    weights = {name: export_weights(model) for name, model in models.items()}
+    if from_weights is None:
+        for name, exported in weights.items():
+            save_weights(output_dir / f"listops_{name}_weights.npz", exported)
+    if settings["hw_steps"]:
         t0, c0 = time.perf_counter(), time.process_time()
-        model, logs[name] = train_classifier(parts["train"], parts["val"], n_projections=n_projections,
-                                             progress=progress, label=name,
-                                             log_every=max(1, settings["steps"] // 10), **train_params)
-        info[f"{name}_training"] = dict(wall=time.perf_counter() - t0, cpu=time.process_time() - c0,
-                                        val_accuracy=logs[name][-1]["val_accuracy"])
-        info[f"{name}_torch"] = _torch_accuracy(model, *parts["test"])
-        models[name] = model
-    from ..torch.performer import export_weights
-
-    transformer = AnalogPerformer(export_weights(models["transformer"]), device="ideal").program(parts["train"][0][:8])
+        tuned = PerformerClassifier.from_weights(weights["performer"]).set_hardware_noise(PAPER_HARDWARE_NOISE)
+        tuned, logs["hardware-aware"] = train_classifier(
+            parts["train"], parts["val"], n_projections=128, model=tuned, progress=progress, label="hardware-aware",
+            log_every=max(1, settings["hw_steps"] // 5), steps=settings["hw_steps"], lr=settings["lr"] / 10,
+            warmup=1, random_state=1, **train_params)
+        info["hardware-aware_training"] = dict(wall=time.perf_counter() - t0, cpu=time.process_time() - c0,
+                                               val_accuracy=logs["hardware-aware"][-1]["val_accuracy"],
+                                               steps=settings["hw_steps"])
+        weights["hardware-aware"] = export_weights(tuned.set_hardware_noise(None))
+        save_weights(output_dir / "listops_performer_hardware_aware_weights.npz", weights["hardware-aware"])
+    transformer = AnalogPerformer(weights["transformer"], device="ideal").program(parts["train"][0][:8])
     info["transformer_numpy"] = numpy_accuracy(transformer, *parts["test"])
     y_train = parts["train"][1]
     info["majority_class"] = int(np.bincount(y_train, minlength=10).argmax())
     info["majority_rate"] = float(np.mean(parts["test"][1] == info["majority_class"]))
-    weights = {name: export_weights(model) for name, model in models.items()}
-    for name, exported in weights.items():
-        save_weights(output_dir / f"listops_{name}_weights.npz", exported)
     rows = _evaluate_on_chips(weights["performer"], parts, settings["chip_seeds"], settings["n_calibration"],
                               settings["linear_on_chip"], settings["ablation"], progress)
+    if settings["hw_steps"]:
+        rows += _evaluate_on_chips(weights["hardware-aware"], parts, settings["chip_seeds"],
+                                   settings["n_calibration"], False, False, progress, suffix=", hardware-aware")
     with open(output_dir / "listops.csv", "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=LISTOPS_COLUMNS)
         writer.writeheader()

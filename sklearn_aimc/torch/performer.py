@@ -24,10 +24,46 @@ from torch import nn
 
 from .._projections import sample_projection
 
-__all__ = ["PerformerClassifier", "export_weights"]
+__all__ = ["PAPER_HARDWARE_NOISE", "PerformerClassifier", "export_weights", "favor_features", "noisy_projection"]
 
 
-def favor_features(x, projection, is_query, mask=None):
+#: Hardware-aware training noise of the paper's LRA models (Büchel et al. 2024):
+#: Gaussian weight noise of 0.12 max|W| (per column), output noise 0.1 (in units
+#: of the full-scale input times max|W|), 8-bit inputs.
+PAPER_HARDWARE_NOISE = {"weight": 0.12, "output": 0.1, "input_bits": 8}
+
+
+def noisy_projection(x, projection, noise):
+    """``x @ W`` as a crossbar would compute it, for hardware-aware training.
+
+    Inputs are quantised to ``noise["input_bits"]`` signed bits over the
+    batch's largest magnitude (straight-through gradient), the weights get
+    fresh Gaussian noise of ``noise["weight"]`` times each column's
+    ``max|W|`` and the outputs Gaussian noise of ``noise["output"]`` times
+    the full-scale input times ``max|W|``, redrawn at every call.
+
+    Parameters
+    ----------
+    x : Tensor of shape (..., d)
+    projection : Tensor of shape (d, s)
+    noise : dict
+        ``weight``, ``output`` and ``input_bits`` (None: no quantisation).
+
+    Returns
+    -------
+    projected : Tensor of shape (..., s)
+    """
+    w_max = projection.abs().amax(dim=0)
+    full_scale = x.detach().abs().amax().clamp_min(1e-12)
+    if noise.get("input_bits"):
+        step = full_scale / (2 ** (noise["input_bits"] - 1) - 1)
+        x = x + (torch.round(x / step) * step - x).detach()
+    weights = projection + torch.randn_like(projection) * (noise["weight"] * w_max)
+    projected = x @ weights
+    return projected + torch.randn_like(projected) * (noise["output"] * full_scale * w_max)
+
+
+def favor_features(x, projection, is_query, mask=None, noise=None):
     """FAVOR+ features of heads ``x`` (already pre-scaled), stabilised as in Performer.
 
     ``phi(x) = exp([W^T x, -W^T x] - ||x||^2 / 2)``, less the row maximum for
@@ -42,12 +78,14 @@ def favor_features(x, projection, is_query, mask=None):
     is_query : bool
     mask : Tensor of bool of shape (B, L), optional
         Kept keys (keys only).
+    noise : dict, optional
+        Hardware-aware training: the projection is :func:`noisy_projection`.
 
     Returns
     -------
     features : Tensor of shape (B, H, L, 2 s)
     """
-    projected = x @ projection
+    projected = x @ projection if noise is None else noisy_projection(x, projection, noise)
     half_norm = 0.5 * (x * x).sum(dim=-1, keepdim=True)
     exponents = torch.cat([projected - half_norm, -projected - half_norm], dim=-1)
     if is_query:
@@ -69,6 +107,7 @@ class MultiHeadAttention(nn.Module):
         self.n_heads, self.head_dim, self.n_projections = n_heads, dim // n_heads, n_projections
         self.query, self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.output = nn.Linear(dim, dim)
+        self.hardware_noise = None
         if n_projections:
             self.register_buffer("projection", torch.zeros(self.head_dim, n_projections))
 
@@ -80,8 +119,9 @@ class MultiHeadAttention(nn.Module):
         Q, K, V = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
         if self.n_projections:
             scale = self.head_dim ** -0.25
-            Qf = favor_features(Q * scale, self.projection, True)
-            Kf = favor_features(K * scale, self.projection, False, mask)
+            noise = self.hardware_noise if self.training else None
+            Qf = favor_features(Q * scale, self.projection, True, noise=noise)
+            Kf = favor_features(K * scale, self.projection, False, mask, noise=noise)
             Kf = Kf * mask[:, None, :, None]
             context = Qf @ (Kf.transpose(-2, -1) @ V)
             normaliser = Qf @ Kf.sum(dim=-2, keepdim=True).transpose(-2, -1)
@@ -172,6 +212,58 @@ class PerformerClassifier(nn.Module):
                 W = sample_projection(attention.head_dim, attention.n_projections,
                                       sampling=self.config["sampling"], random_state=rng)
                 attention.projection.copy_(torch.from_numpy(W).to(attention.projection.dtype))
+
+    def set_hardware_noise(self, noise=PAPER_HARDWARE_NOISE):
+        """Train with the FAVOR+ projections computed as on a noisy crossbar (or not: None).
+
+        Only in training mode; evaluation stays exact.  See :func:`noisy_projection`.
+
+        Parameters
+        ----------
+        noise : dict or None, default=PAPER_HARDWARE_NOISE
+
+        Returns
+        -------
+        self : PerformerClassifier
+        """
+        for layer in self.layers:
+            layer.attention.hardware_noise = None if noise is None else dict(noise)
+        return self
+
+    @classmethod
+    def from_weights(cls, weights):
+        """A model holding exported weights (:func:`export_weights`), e.g. to fine-tune them.
+
+        Parameters
+        ----------
+        weights : dict
+
+        Returns
+        -------
+        model : PerformerClassifier
+        """
+        config = dict(weights["config"])
+        model = cls(config.pop("vocab_size"), config.pop("max_length"), config.pop("n_classes"), **config)
+
+        def load(module, pair, transpose):
+            module.weight.data.copy_(torch.from_numpy(pair[0].T if transpose else pair[0]))
+            module.bias.data.copy_(torch.from_numpy(pair[1]))
+
+        with torch.no_grad():
+            model.token_embedding.weight.copy_(torch.from_numpy(weights["token_embedding"]))
+            model.position_embedding.weight.copy_(torch.from_numpy(weights["position_embedding"]))
+            load(model.norm, weights["norm"], False)
+            load(model.classifier, weights["classifier"], True)
+            for layer, entry in zip(model.layers, weights["layers"]):
+                load(layer.norm1, entry["norm1"], False)
+                load(layer.norm2, entry["norm2"], False)
+                for name in ("query", "key", "value", "output"):
+                    load(getattr(layer.attention, name), entry[name], True)
+                load(layer.ffn1, entry["ffn1"], True)
+                load(layer.ffn2, entry["ffn2"], True)
+                if "projection" in entry:
+                    layer.attention.projection.copy_(torch.from_numpy(entry["projection"]))
+        return model
 
     def forward(self, tokens):
         """Class scores (logits) of a batch of padded token sequences, shape (B, n_classes)."""
