@@ -402,8 +402,8 @@ def build_parser():
                        help="sequences (one head of one sentence each; default 10)")
     error.add_argument("--inputs", nargs="+", choices=INPUTS, default=list(INPUTS),
                        help="minilm (real heads) and/or gaussian (control); default both")
-    error.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
-                       help="chip ablation at the largest k (default on)")
+    parser.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
+                        help="chip ablation (error: at the largest k; listops: full runs only; default on)")
     listops = parser.add_argument_group("--task listops")
     listops.add_argument("--steps", type=_positive_int, metavar="N", help="training steps (default 1600)")
     listops.add_argument("--threads", type=_positive_int, default=1, metavar="N",
@@ -432,6 +432,7 @@ def main(argv=None):
             parser.error("--hardware-aware-steps must be at least 0")
         listops_study(args.output_dir, quick=args.quick, chip_seeds=args.n_seeds, steps=args.steps,
                       hardware_aware_steps=args.hardware_aware_steps, from_weights=args.from_weights,
+                      ablation=None if args.ablation else False,
                       threads=args.threads, command=command)
         return 0
     try:

@@ -304,7 +304,7 @@ def _write_summary(path, rows, info, settings, command):
 
 
 def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, hardware_aware_steps=None,
-                  from_weights=None, threads=1, progress=True, command=""):
+                  from_weights=None, ablation=None, threads=1, progress=True, command=""):
     """Train, evaluate on chips and write ``listops.csv``, ``listops.md`` and ``listops_training.csv``.
 
     Parameters
@@ -315,6 +315,8 @@ def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, hardw
     chip_seeds, steps, hardware_aware_steps : int, default=None
         Override the settings' number of chip seeds, training steps and
         hardware-aware fine-tuning steps (0: none).
+    ablation : bool, default=None
+        Override the settings' chip ablation (on in :data:`FULL`).
     from_weights : path-like, default=None
         A directory with the ``listops_performer_weights.npz`` and
         ``listops_transformer_weights.npz`` of an earlier run (same
@@ -336,7 +338,8 @@ def listops_study(output_dir, *, quick=False, chip_seeds=None, steps=None, hardw
     from ..torch.performer import PAPER_HARDWARE_NOISE, PerformerClassifier, export_weights
 
     settings = dict(QUICK if quick else FULL)
-    for key, value in (("chip_seeds", chip_seeds), ("steps", steps), ("hw_steps", hardware_aware_steps)):
+    for key, value in (("chip_seeds", chip_seeds), ("steps", steps), ("hw_steps", hardware_aware_steps),
+                       ("ablation", ablation)):
         if value is not None:
             settings[key] = value
     torch.set_num_threads(threads)
