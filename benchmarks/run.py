@@ -20,7 +20,9 @@ peak memory), ``transform`` (AnalogRandomFourierFeatures vs RBFSampler),
 ``crossbar`` (matmul and programming from 1 to 16 x 16 tiles), ``ridge``
 (AnalogRidgeClassifier vs RidgeClassifier), ``memory`` (peak memory of
 transform on 1e6 rows), ``scaling`` (time against rows and tiles),
-``reprogram`` (partial reprogramming against programming the whole matrix).
+``reprogram`` (partial reprogramming against programming the whole matrix),
+``attention`` (AnalogKernelAttention on HERMES vs the same FAVOR+ in float, and
+time per token from 1k to 16k tokens, with exact softmax attention).
 """
 
 import argparse
@@ -43,7 +45,8 @@ from tqdm.auto import tqdm
 from tqdm.contrib import DummyTqdmFile
 
 import sklearn_aimc
-from sklearn_aimc import AnalogCrossbar, AnalogRandomFourierFeatures, AnalogRidgeClassifier
+from sklearn_aimc import AnalogCrossbar, AnalogKernelAttention, AnalogRandomFourierFeatures, AnalogRidgeClassifier
+from sklearn_aimc.attention import softmax_attention
 from sklearn_aimc.crossbar import _compiled
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -307,6 +310,67 @@ def bench_reprogram(quick, repeats):
     print(table(["matrix", "weights changed", "program (s)", "reprogram (s)", "ratio"], rows))
 
 
+def favor_plus_numpy(Q, K, V, W):
+    """Plain numpy FAVOR+ attention of one batch of heads with projection ``W`` (the float baseline)."""
+    d = Q.shape[-1]
+    scale = Q.dtype.type(d ** -0.25)
+
+    def exponents(X):
+        X = X * scale
+        P = X @ W
+        half_norm = 0.5 * np.einsum("...i,...i->...", X, X)[..., None]
+        return np.concatenate([P - half_norm, -P - half_norm], axis=-1)
+
+    Qe, Ke = exponents(Q), exponents(K)
+    Qf = np.exp(Qe - Qe.max(axis=-1, keepdims=True))
+    Kf = np.exp(Ke - Ke.max(axis=(-2, -1), keepdims=True))
+    KV = np.swapaxes(Kf, -1, -2) @ V
+    return (Qf @ KV) / (Qf @ Kf.sum(axis=-2)[..., None])
+
+
+def bench_attention(quick, repeats):
+    """AnalogKernelAttention on HERMES vs float FAVOR+ (same W, same shapes); time per token against L."""
+    rng = np.random.default_rng(0)
+    heads, d, s = 12, 32, 128
+    rows = []
+    for name, dtype in DTYPES.items():
+        for length in ((512, 2048) if quick else (1024, 4096)):
+            Q, K, V = (rng.standard_normal((heads, length, d)) * 0.5).astype(dtype), None, None
+            K = (rng.standard_normal((heads, length, d)) * 0.5).astype(dtype)
+            V = rng.standard_normal((heads, length, d)).astype(dtype)
+            calibration = np.vstack([Q.reshape(-1, d), K.reshape(-1, d)])[::7]
+            ideal = AnalogKernelAttention(s, device="ideal", random_state=0).fit(calibration)
+            hermes = AnalogKernelAttention(s, device="hermes", random_state=0).fit(calibration)
+            W = ideal.feature_map_.random_weights_.astype(dtype)
+            hermes.attend(Q[:1, :8], K[:1, :8], V[:1, :8])  # derive the read state outside the timing
+            runs_plain, runs_ideal, runs_hermes = run_times(
+                [lambda: favor_plus_numpy(Q, K, V, W), lambda: ideal.attend(Q, K, V),
+                 lambda: hermes.attend(Q, K, V)], repeats)
+            rows.append([name, f"{heads} x {length} x {d}", *ratios(runs_ideal, runs_hermes),
+                         f"{statistics.median(runs_plain):.3f}",
+                         f"{statistics.median(runs_hermes) / statistics.median(runs_plain):.2f}x"])
+    print(f"FAVOR+ with s = {s} projections (256 features), batches of heads of dimension {d}")
+    print(table(["dtype", "heads x L x d", "ideal attend (s)", "HERMES attend (s)", "HERMES / ideal",
+                 "best-run ratio", "plain numpy FAVOR+ (s)", "HERMES / plain"], rows))
+
+    lengths = (1024, 2048, 4096) if quick else (1024, 2048, 4096, 8192, 16384)
+    rows = []
+    chip = AnalogKernelAttention(s, device="hermes", random_state=0)
+    chip.fit(rng.standard_normal((4096, d)).astype(np.float32) * 0.5)
+    causal = AnalogKernelAttention(s, device="hermes", causal=True, random_state=0)
+    causal.fit(rng.standard_normal((4096, d)).astype(np.float32) * 0.5)
+    Q, K, V = (rng.standard_normal((3, lengths[-1], d)) * 0.5).astype(np.float32)
+    for length in lengths:
+        q, k, v = Q[:length], K[:length], V[:length]
+        t_chip, t_causal = median_times([lambda: chip.attend(q, k, v), lambda: causal.attend(q, k, v)], repeats)
+        (t_softmax,) = median_times([lambda: softmax_attention(q, k, v)], max(1, repeats // 2))
+        rows.append([length, f"{t_chip * 1e3:.1f}", f"{t_chip / length * 1e6:.2f}", f"{t_causal / length * 1e6:.2f}",
+                     f"{t_softmax * 1e3:.1f}", f"{t_softmax / length * 1e6:.2f}"])
+    print(f"\nOne head, d = {d}, s = {s}, float32, HERMES")
+    print(table(["L", "attend (ms)", "attend us / token", "causal us / token", "softmax (ms)",
+                 "softmax us / token"], rows))
+
+
 SECTIONS = {
     "core": bench_core,
     "transform": bench_transform,
@@ -315,6 +379,7 @@ SECTIONS = {
     "memory": bench_memory,
     "scaling": bench_scaling,
     "reprogram": bench_reprogram,
+    "attention": bench_attention,
 }
 
 

@@ -7,6 +7,7 @@ Build from the repository root::
 Add ``-D plot_gallery=0`` to build without running the gallery examples.
 """
 
+import importlib.util
 import os
 import sys
 import warnings
@@ -49,6 +50,8 @@ default_role = "literal"
 pygments_style = "sphinx"
 
 # -- autodoc / autosummary / numpydoc -----------------------------------------
+# sklearn_aimc.torch needs PyTorch (the 'torch' extra); without it autodoc mocks torch.
+autodoc_mock_imports = [] if importlib.util.find_spec("torch") else ["torch"]
 autosummary_generate = True
 autosummary_imported_members = False
 autodoc_default_options = {"members": True, "inherited-members": True}

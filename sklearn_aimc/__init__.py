@@ -5,6 +5,7 @@ run on a simulated phase-change-memory crossbar (the IBM HERMES chip by
 default), with a fixed-point near-memory digital stage.
 """
 
+from .attention import AnalogKernelAttention
 from .cost import estimate_cost
 from .crossbar import AnalogCrossbar, ProgrammedCrossbar, WorkCounters
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
@@ -19,6 +20,7 @@ __all__ = [
     "AnalogArcCosineFeatures",
     "AnalogClippingWarning",
     "AnalogCrossbar",
+    "AnalogKernelAttention",
     "AnalogRandomFourierFeatures",
     "AnalogRidge",
     "AnalogRidgeClassifier",

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "drift": ("sklearn_aimc.experiments.drift", "the drift study of a deployed chip"),
     "faults": ("sklearn_aimc.experiments.faults", "stuck devices with and without fault-aware programming"),
     "calibration": ("sklearn_aimc.experiments.calibration", "percentile and robust converter calibration"),
+    "attention": ("sklearn_aimc.experiments.attention", "the attention studies (--task error | listops)"),
 }
 
 

@@ -12,6 +12,7 @@ splitting.
 
 import gzip
 import io
+import json
 import os
 import re
 import types
@@ -26,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["DATASETS", "PROTOCOLS", "BenchmarkInfo", "load_benchmark", "load_csv"]
+__all__ = ["DATASETS", "PROTOCOLS", "BenchmarkInfo", "load_benchmark", "load_csv", "load_minilm_qkv"]
 
 #: Environment variable naming the directory that holds the ``.csv.gz`` files.
 ENV_VAR = "SKLEARN_AIMC_DATA"
@@ -821,3 +822,62 @@ def load_benchmark(
 
 
 load_benchmark.__doc__ = load_benchmark.__doc__.replace("{paper}", _PAPER)
+
+
+_MINILM_QKV = Path(__file__).resolve().parent / "data" / "minilm_qkv.npz"
+
+
+def load_minilm_qkv():
+    """Layer-0 attention queries, keys and values of all-MiniLM-L6-v2 (shipped extract).
+
+    Six short sentences written for sklearn-aimc, tokenised with the model's
+    WordPiece tokenizer (``[CLS] ... [SEP]``, 17 - 21 tokens, no padding), and
+    the queries, keys and values of the 12 heads (head dimension 32) of the
+    model's first encoder layer: embeddings (word + position + token type),
+    LayerNorm, then the layer's query / key / value projections, computed in
+    numpy by ``benchmarks/build_minilm_extract.py``.  Real attention inputs for
+    the attention-error study and examples; nothing is downloaded.  The
+    model (Sentence-Transformers team, 2021) is licensed under Apache-2.0, as
+    is this derivative; see ``sklearn_aimc/data/NOTICE``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes
+
+        Q, K, V : list of ndarray of shape (12, L_i, 32), float32
+            Queries, keys and values, one array per sentence, heads first:
+            ``Q[i][h]`` is the ``(L_i, 32)`` query sequence of head ``h`` of
+            sentence ``i``.
+        sentences : list of str
+            The six sentences.
+        tokens : list of list of str
+            The WordPiece tokens of each sentence.
+        source : dict
+            Model, source package and checksum of the weights, layer, heads.
+        DESCR : str
+            This description.
+
+    Examples
+    --------
+    >>> from sklearn_aimc.datasets import load_minilm_qkv
+    >>> data = load_minilm_qkv()
+    >>> len(data.sentences), data.Q[0].shape, data.Q[0].dtype
+    (6, (12, 21, 32), dtype('float32'))
+    """
+    with np.load(_MINILM_QKV) as archive:
+        parts = {name: archive[name] for name in archive.files}
+    bounds = np.concatenate([[0], np.cumsum(parts["lengths"])])
+
+    def per_sentence(array):
+        return [np.ascontiguousarray(array[lo:hi].transpose(1, 0, 2)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    return Bunch(
+        Q=per_sentence(parts["query"]),
+        K=per_sentence(parts["key"]),
+        V=per_sentence(parts["value"]),
+        sentences=parts["sentences"].tolist(),
+        tokens=[parts["tokens"][lo:hi].tolist() for lo, hi in zip(bounds[:-1], bounds[1:])],
+        source=json.loads(parts["source"].item()),
+        DESCR=load_minilm_qkv.__doc__,
+    )

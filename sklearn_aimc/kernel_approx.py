@@ -117,6 +117,10 @@ class _AnalogRandomFeatures(DeviceParamMixin, ClassNamePrefixFeaturesOutMixin, T
             ``n_features_out`` is ``2 * n_components`` for the paired maps,
             ``n_components`` otherwise.
         """
+        return self._map_features(X, self._features)
+
+    def _map_features(self, X, features):
+        """Read ``X`` through the crossbar and apply ``features(projection, out, context)``."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
         t_inference = check_device_unchanged(self.device, self.crossbar_)
@@ -124,7 +128,7 @@ class _AnalogRandomFeatures(DeviceParamMixin, ClassNamePrefixFeaturesOutMixin, T
         out = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
 
         def write_features(rows, projection):
-            self._features(projection, out[rows], None if context is None else context[rows])
+            features(projection, out[rows], None if context is None else context[rows])
 
         self.crossbar_.map_matmul(X, write_features, t_inference=t_inference)
         return out
@@ -441,15 +445,45 @@ class AnalogSoftmaxFeatures(_AnalogRandomFeatures):
         half_squared_norms *= 0.5
         return half_squared_norms
 
-    def _features(self, projection, out, half_squared_norms):
+    def log_transform(self, X):
+        """Natural logarithm of :meth:`transform`, computed without exponentials.
+
+        ``log phi(x) = [W^T x, -W^T x] - ||x||^2 / 2 - log(2 s) / 2``, with
+        ``W^T x`` read from the crossbar exactly as in :meth:`transform` (same
+        read, same noise): ``np.exp(log_transform(X))`` equals
+        ``transform(X)`` up to rounding.  The features can overflow or
+        underflow where their logarithms do not; a caller that normalises
+        them (as attention does, :class:`~sklearn_aimc.AnalogKernelAttention`)
+        subtracts a stabiliser from the logarithms before exponentiating.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data; float32 stays float32.
+
+        Returns
+        -------
+        log_X_new : ndarray of shape (n_samples, 2 * n_components)
+        """
+        return self._map_features(X, self._log_features)
+
+    def _exponents(self, projection, out, half_squared_norms):
+        """``[W^T x, -W^T x] - ||x||^2 / 2`` into ``out``: the FAVOR+ exponents."""
         s = self.n_components
         shift = half_squared_norms[:, None]
         positive, negative = out[:, :s], out[:, s:]
         np.subtract(projection, shift, out=positive)
         np.negative(projection, out=negative)
         negative -= shift
+
+    def _features(self, projection, out, half_squared_norms):
+        self._exponents(projection, out, half_squared_norms)
         np.exp(out, out=out)
-        out *= out.dtype.type(np.sqrt(1.0 / (2 * s)))
+        out *= out.dtype.type(np.sqrt(1.0 / (2 * self.n_components)))
+
+    def _log_features(self, projection, out, half_squared_norms):
+        self._exponents(projection, out, half_squared_norms)
+        out -= out.dtype.type(0.5 * np.log(2 * self.n_components))
 
     def _digital_operations(self, n_samples):
         # Per row: ||x||^2 / 2 (d multiplications, d - 1 additions, one halving);

@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import check_param_validation, parametrize_w
 from sklearn_aimc import (
     AnalogArcCosineFeatures,
     AnalogCrossbar,
+    AnalogKernelAttention,
     AnalogRandomFourierFeatures,
     AnalogRidge,
     AnalogRidgeClassifier,
@@ -41,6 +42,10 @@ def _estimators(device):
             for order in (0, 1, 2)
         ),
         AnalogSoftmaxFeatures(n_components=8, device=device, random_state=0),
+        *(
+            AnalogKernelAttention(n_components=8, feature_map=feature_map, device=device, random_state=0)
+            for feature_map in ("favor+", "relu")
+        ),
         AnalogRidge(device=device, random_state=0),
         AnalogRidgeClassifier(device=device, random_state=0),
     ]
@@ -113,6 +118,9 @@ def test_hermes_configuration_is_noisy():
         if hasattr(ideal, "transform"):
             out_ideal = clone(ideal).fit_transform(X)
             out_hermes = clone(hermes).fit_transform(X)
+        elif hasattr(ideal, "attend"):
+            out_ideal = clone(ideal).fit(X).attend(X, X, X)
+            out_hermes = clone(hermes).fit(X).attend(X, X, X)
         else:
             y = rng.randint(0, 2, 30)
             out_ideal = clone(ideal).fit(X, y).predict(X)

@@ -670,3 +670,23 @@ def test_paper_float32(tmp_path):
     b64 = load_benchmark("cod-rna", data_home=tmp_path, protocol="paper")
     assert b32.X_train.dtype == np.float32 and b32.X_test.dtype == np.float32
     np.testing.assert_allclose(b32.X_test, b64.X_test, rtol=1e-6, atol=1e-6)
+def test_load_minilm_qkv():
+    from sklearn_aimc.datasets import load_minilm_qkv
+
+    data = load_minilm_qkv()
+    assert len(data.sentences) == len(data.tokens) == len(data.Q) == len(data.K) == len(data.V) == 6
+    for tokens, Q, K, V in zip(data.tokens, data.Q, data.K, data.V):
+        assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+        for array in (Q, K, V):
+            assert array.shape == (12, len(tokens), 32) and array.dtype == np.float32
+            assert np.all(np.isfinite(array)) and array.flags.c_contiguous
+        assert not np.allclose(Q, K)
+    assert data.source["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data.source["model.safetensors sha256"].startswith("53aa5117")
+    # The notice with the licence ships next to the data.
+    from pathlib import Path
+
+    import sklearn_aimc
+
+    notice = (Path(sklearn_aimc.__file__).parent / "data" / "NOTICE").read_text()
+    assert "Apache License, Version 2.0" in notice and "all-MiniLM-L6-v2" in notice

@@ -262,6 +262,26 @@ def test_ideal_equals_float_computation(cls, params, sampling, global_dtype):
     assert_allclose(out, reference, rtol=tolerance, atol=tolerance * scale)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_softmax_log_transform_is_log_of_transform(device, global_dtype):
+    # Same reads (same noise on the chip), logarithms instead of features:
+    # exp(log_transform) equals transform to the rounding of one exp.
+    X = _data(300, 6, seed=2, scale=0.5).astype(global_dtype)
+    estimator = AnalogSoftmaxFeatures(n_components=24, device=device, random_state=0).fit(X)
+    log_features = estimator.log_transform(X)
+    assert log_features.dtype == global_dtype
+    assert log_features.shape == (300, 48)
+    tolerance = 1e-12 if global_dtype == np.float64 else 1e-5
+    assert_allclose(np.exp(log_features), estimator.transform(X), rtol=tolerance)
+    if device == "ideal":
+        # Large inputs: most features underflow to zero (exp(-||x||^2 / 2) of
+        # ||x||^2 / 2 ~ 2000), their logarithms stay finite and distinct.
+        big = X[:20] * 60
+        assert np.mean(estimator.transform(big) == 0) > 0.9
+        log_big = estimator.log_transform(big)
+        assert np.isfinite(log_big).all() and np.unique(log_big).size == log_big.size
+
+
 def test_arccos_order0_heaviside_at_zero():
     # H(0) = 1/2: an all-zero row gives sqrt(2/s) / 2 on every feature.
     X = np.vstack([np.zeros(4), _data(5, 4)])
