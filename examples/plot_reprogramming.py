@@ -1,6 +1,6 @@
 """
 Reprogramming part of a chip: old and new devices drift from their own write
-===========================================================================
+============================================================================
 
 A matrix is programmed on the simulated HERMES chip at chip time 0.  A day
 later, a quarter of its columns is rewritten with

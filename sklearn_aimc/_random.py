@@ -11,7 +11,9 @@ bit-identical results everywhere.
 The output noise of a read is counter-based instead: a function of the chip's
 seed, the read time, the row's input codes and the output's position, so that a
 row reads the same whether it is read alone or inside any batch
-(:func:`row_keys`, :func:`counter_words`, :func:`box_muller_from_words`).
+(:func:`row_keys`, :func:`counter_words`, :func:`normals_per_row`).  Gaussian
+samples use exactly rounded float32 operations only (:func:`gaussian_pairs`),
+so they are the same on every CPU.
 """
 
 from numbers import Integral
@@ -21,15 +23,15 @@ from sklearn.utils import check_random_state
 
 __all__ = [
     "as_generator",
-    "box_muller_float32",
-    "box_muller_from_words",
     "counter_words",
+    "gaussian_pairs",
     "entropy_from",
     "keyed_generator",
+    "log_float32",
     "mix64",
-    "normals_from_box_muller",
     "normals_per_row",
     "row_keys",
+    "sincos_float32",
     "standard_normal",
 ]
 
@@ -135,17 +137,144 @@ def standard_normal(rng, shape, dtype=np.float64):
     return fill_normal_float32(rng, out)
 
 
-def fill_normal_float32(rng, out, scale=None):
-    """Fill a C-contiguous float32 array with Gaussian samples, in place.
+# The single-precision logarithm and sine / cosine of the Cephes Mathematical
+# Library (S. L. Moshier, logf.c, sinf.c, cosf.c; the coefficients as in J.
+# Pommier's avx_mathfun.h): minimax polynomials on [sqrt(1/2), sqrt(2)) and on
+# [0, pi/4], about one ulp.  Computed here with exactly rounded IEEE additions
+# and multiplications only, in a fixed order, they give the same bits on every
+# CPU and in the compiled read-out, unlike a library's float32 log or tan.
+LOG_POLYNOMIAL = tuple(np.float32(c) for c in (
+    7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+    -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+))
+LOG_LN2_LOW, LOG_LN2_HIGH = np.float32(-2.12194440e-4), np.float32(0.693359375)
+SQRT_HALF = np.float32(0.707106781186547524)
+SIN_POLYNOMIAL = tuple(np.float32(c) for c in (-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1))
+COS_POLYNOMIAL = tuple(np.float32(c) for c in (2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2))
+# A 32-bit angle word: its top 3 bits are the octant, the next 24 the position in it.
+OCTANT_SHIFT, POSITION_SHIFT, POSITION_BITS = 29, 5, 24
+QUARTER_PI_PER_POSITION = np.float32(np.pi / 4 / 2.0**24)
+_F32 = np.float32
 
-    Uses the Box-Muller transform on 32-bit words of the bit generator,
-    vectorised in single precision (:func:`box_muller_float32`, then
-    :func:`normals_from_box_muller`): on the 2-core machines this project
-    targets it is several times faster than numpy's float32 ziggurat (see
-    ``benchmarks/``), which matters because every read of the crossbar needs
-    one output-noise sample per MVM output.  Box-Muller is an exact transform;
-    the 23-bit uniform of the radius bounds samples to ``|z| <= 5.77``, a
-    two-sided tail of probability 8e-9.
+
+def unit_uniform_float32(words32):
+    """``u = (top 23 bits + 1/2) / 2**23``, in (0, 1), from 32-bit words (exact in float32)."""
+    u = np.right_shift(words32.astype(np.uint32, copy=False), np.uint32(9)).astype(np.float32)
+    u += _F32(0.5)
+    u *= _F32(2.0**-23)
+    return u
+
+
+def log_float32(u):
+    """Natural logarithm of positive normal float32 values, Cephes' logf with basic operations.
+
+    Parameters
+    ----------
+    u : ndarray of float32
+        Positive normal numbers.
+
+    Returns
+    -------
+    log_u : ndarray of float32
+    """
+    bits = u.view(np.int32)
+    exponent = (np.right_shift(bits, 23) - 126).astype(np.float32)  # u = m 2**exponent, 0.5 <= m < 1
+    m = np.bitwise_or(np.bitwise_and(bits, 0x007FFFFF), 0x3F000000).view(np.float32)
+    small = m < SQRT_HALF
+    exponent -= small
+    x = m - _F32(1.0)
+    x += np.where(small, m, _F32(0.0))  # 2m - 1 below sqrt(1/2), m - 1 above: both exact
+    z = x * x
+    y = np.multiply(x, LOG_POLYNOMIAL[0])
+    for coefficient in LOG_POLYNOMIAL[1:]:
+        y += coefficient
+        y *= x
+    y *= z
+    y += exponent * LOG_LN2_LOW
+    y -= z * _F32(0.5)
+    x += y
+    x += exponent * LOG_LN2_HIGH
+    return x
+
+
+def sincos_float32(words32):
+    """Cosine and sine of the angles ``2 pi w / 2**32`` of 32-bit words, with basic operations.
+
+    The top 3 bits of a word pick one of 8 octants and the next 24 the angle
+    in it; the polynomials of Cephes' sinf / cosf run on [0, pi/4] and the
+    octant's symmetry gives the result.
+
+    Parameters
+    ----------
+    words32 : ndarray of uint32 (or int32)
+
+    Returns
+    -------
+    cos, sin : ndarray of float32
+    """
+    words = words32.view(np.uint32) if words32.dtype == np.int32 else words32.astype(np.uint32, copy=False)
+    octant = np.right_shift(words, np.uint32(OCTANT_SHIFT)).astype(np.int32)
+    position = np.bitwise_and(np.right_shift(words, np.uint32(POSITION_SHIFT)), np.uint32(2**POSITION_BITS - 1))
+    odd = np.bitwise_and(octant, 1).astype(bool)
+    position = np.where(odd, np.int32(2**POSITION_BITS) - position.astype(np.int32), position.astype(np.int32))
+    psi = position.astype(np.float32) * QUARTER_PI_PER_POSITION  # in [0, pi/4]
+    z = psi * psi
+    sine = z * SIN_POLYNOMIAL[0]
+    sine += SIN_POLYNOMIAL[1]
+    sine *= z
+    sine += SIN_POLYNOMIAL[2]
+    sine *= z
+    sine *= psi
+    sine += psi
+    cosine = z * COS_POLYNOMIAL[0]
+    cosine += COS_POLYNOMIAL[1]
+    cosine *= z
+    cosine += COS_POLYNOMIAL[2]
+    cosine *= z
+    cosine *= z
+    cosine -= z * _F32(0.5)
+    cosine += _F32(1.0)
+    # theta = k pi/4 + phi: (cos, sin) of psi, mirrored in odd octants, turned by quarter turns.
+    sine = np.where(odd, -sine, sine)
+    quarter = np.bitwise_and(np.right_shift(octant + 1, 1), 3)
+    cos_theta = np.select([quarter == 0, quarter == 1, quarter == 2], [cosine, -sine, -cosine], sine)
+    sin_theta = np.select([quarter == 0, quarter == 1, quarter == 2], [sine, cosine, -sine], -cosine)
+    return cos_theta, sin_theta
+
+
+def gaussian_pairs(words):
+    """Two independent standard normals per 64-bit word, by the Box-Muller transform.
+
+    ``r cos(theta)`` and ``r sin(theta)`` with ``r = sqrt(-2 ln u)``: ``u``
+    from the low 32 bits (:func:`unit_uniform_float32`, so ``|z| <= 5.77``,
+    a two-sided tail of 8e-9), ``theta`` from the high 32 bits
+    (:func:`sincos_float32`).  Exactly rounded float32 operations only: the
+    same bits on every machine.
+
+    Parameters
+    ----------
+    words : ndarray of uint64
+
+    Returns
+    -------
+    z_cos, z_sin : ndarray of float32, shape of ``words``
+    """
+    halves = np.ascontiguousarray(words).view(np.uint32).reshape(*words.shape, 2)  # little-endian: low first
+    radius = log_float32(unit_uniform_float32(halves[..., 0]))
+    radius *= _F32(-2.0)
+    np.sqrt(radius, out=radius)
+    cos_theta, sin_theta = sincos_float32(halves[..., 1])
+    cos_theta *= radius
+    sin_theta *= radius
+    return cos_theta, sin_theta
+
+
+def fill_normal_float32(rng, out, scale=None):
+    """Fill a float32 array with Gaussian samples, in place.
+
+    One 64-bit word of the bit generator per pair of samples
+    (:func:`gaussian_pairs`): the cosines of the ``ceil(n / 2)`` pairs fill the
+    first half of the flat array, their sines the rest.
 
     Parameters
     ----------
@@ -159,80 +288,16 @@ def fill_normal_float32(rng, out, scale=None):
     -------
     out : ndarray
     """
-    log_u, tan_half_angle = box_muller_float32(rng, (out.size + 1) // 2)
-    normals_from_box_muller(log_u, tan_half_angle, out)
+    n_pairs = (out.size + 1) // 2
+    words = rng.bit_generator.random_raw(n_pairs)
+    from . import _random_compiled  # the compiled twin gives the same bits, faster
+
+    z_cos, z_sin = _random_compiled.fill_gaussian_pairs(words) if _random_compiled.ENABLED else gaussian_pairs(words)
+    flat = out.reshape(-1)
+    flat[:n_pairs] = z_cos
+    flat[n_pairs:] = z_sin[: out.size - n_pairs]
     if scale is not None:
         out *= scale
-    return out
-
-
-def box_muller_float32(rng, n_pairs):
-    """The random inputs of ``n_pairs`` Box-Muller pairs, in float32.
-
-    A pair of independent standard normals is ``r cos(theta), r sin(theta)``
-    with ``r = sqrt(-2 ln u)``, ``u`` uniform on (0, 1) and ``theta`` uniform
-    on [-pi, pi).  ``u`` takes the top 23 bits of a 32-bit word, offset to
-    [2**-24, 1 - 2**-24] (never 0 or 1); ``theta / 2`` is a 32-bit word times
-    ``pi / 2**32``.  Both come from one 64-bit ``random_raw`` draw per pair.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-    n_pairs : int
-
-    Returns
-    -------
-    log_u, tan_half_angle : ndarray of float32 of shape (n_pairs,)
-        ``ln u`` and ``tan(theta / 2)``; :func:`normals_from_box_muller`
-        turns them into the normals.
-    """
-    words = rng.bit_generator.random_raw(n_pairs).view(np.int32)
-    radius_words, angle_words = words[:n_pairs], words[n_pairs:]
-    # In place: each float32 result overwrites the int32 word it came from.
-    np.right_shift(radius_words, 9, out=radius_words)
-    log_u = np.multiply(radius_words, np.float32(2.0**-23), out=radius_words.view(np.float32), dtype=np.float32)
-    log_u += np.float32(0.5 + 2.0**-24)
-    np.log(log_u, out=log_u)
-    tan_half_angle = np.multiply(
-        angle_words, np.float32(np.pi / 2.0**32), out=angle_words.view(np.float32), dtype=np.float32
-    )
-    np.tan(tan_half_angle, out=tan_half_angle)
-    return log_u, tan_half_angle
-
-
-def normals_from_box_muller(log_u, tan_half_angle, out):
-    """Standard normals from :func:`box_muller_float32`'s output, written into ``out``.
-
-    With ``t = tan(theta / 2)`` and ``d = t**2 + 1``, ``r cos(theta) = (2 - d) (r / d)``
-    and ``r sin(theta) = (t + t) (r / d)``: one ``tan`` replaces a ``cos`` and a ``sin``,
-    numpy's costliest float32 functions here.  The pair of draw ``k`` lands at
-    flat positions ``k`` (cosine) and ``k + n_pairs`` (sine) of ``out``.
-    Every step is an exactly rounded float32 operation.  ``log_u`` is
-    overwritten.
-
-    Parameters
-    ----------
-    log_u, tan_half_angle : ndarray of float32 of shape (n_pairs,)
-    out : ndarray of float32 of size ``2 n_pairs`` or ``2 n_pairs - 1``, C-contiguous
-
-    Returns
-    -------
-    out : ndarray
-    """
-    n_pairs = log_u.size
-    flat = out.reshape(-1)
-    cosines, sines = flat[:n_pairs], flat[n_pairs:]
-    radius_over_d = log_u
-    radius_over_d *= np.float32(-2.0)
-    np.sqrt(radius_over_d, out=radius_over_d)
-    d = np.square(tan_half_angle, out=cosines)
-    d += np.float32(1.0)
-    radius_over_d /= d
-    np.subtract(np.float32(2.0), d, out=cosines)
-    cosines *= radius_over_d
-    n_sines = sines.size
-    np.add(tan_half_angle[:n_sines], tan_half_angle[:n_sines], out=sines)
-    sines *= radius_over_d[:n_sines]
     return out
 
 
@@ -330,64 +395,24 @@ def counter_words(base, pair_counters, out, scratch=None):
     return mix64(out, scratch)
 
 
-def box_muller_from_words(words, log_u, tan_half_angle, scratch=None):
-    """The Box-Muller inputs of one pair per 64-bit word, in float32.
+def normals_per_row(words, out):
+    """Standard normals of the counter words of each row, one pair per word.
 
-    As :func:`box_muller_float32`: the low 32 bits give ``u``, the top 23
-    bits of the word offset to [2**-24, 1 - 2**-24]; the high 32 bits give
-    ``theta / 2`` as a signed word times ``pi / 2**32``.
-
-    Parameters
-    ----------
-    words : ndarray of uint64 of shape (n_rows, n_pairs), C-contiguous
-    log_u, tan_half_angle : ndarray of float32 of shape (n_rows, n_pairs)
-        Receive ``ln u`` and ``tan(theta / 2)``.
-    scratch : ndarray of int32 of shape (n_rows, n_pairs), default=None
-
-    Returns
-    -------
-    log_u, tan_half_angle : ndarray
-    """
-    halves = words.view(np.int32)  # little-endian: low half first
-    radius_words, angle_words = halves[:, 0::2], halves[:, 1::2]
-    scratch = np.empty(log_u.shape, dtype=np.int32) if scratch is None else scratch
-    np.right_shift(radius_words, 9, out=scratch)
-    np.multiply(scratch, np.float32(2.0**-23), out=log_u, dtype=np.float32)
-    log_u += np.float32(0.5 + 2.0**-24)
-    np.log(log_u, out=log_u)
-    np.multiply(angle_words, np.float32(np.pi / 2.0**32), out=tan_half_angle, dtype=np.float32)
-    np.tan(tan_half_angle, out=tan_half_angle)
-    return log_u, tan_half_angle
-
-
-def normals_per_row(log_u, tan_half_angle, out):
-    """Standard normals from Box-Muller inputs, one row of pairs per output row.
-
-    Row ``r`` of ``out`` (``n`` outputs, ``P = ceil(n / 2)`` pairs) receives
-    the cosines of its pairs at positions ``0 .. P-1`` and the sines of the
-    first ``n - P`` pairs after them, with the arithmetic of
-    :func:`normals_from_box_muller`.  ``log_u`` is overwritten.
+    Row ``r`` of ``out`` (``n`` outputs, ``P = ceil(n / 2)`` words) receives
+    the cosine normals of its words at positions ``0 .. P-1`` and the sine
+    normals of the first ``n - P`` words after them (:func:`gaussian_pairs`).
 
     Parameters
     ----------
-    log_u, tan_half_angle : ndarray of float32 of shape (n_rows, P)
+    words : ndarray of uint64 of shape (n_rows, P)
     out : ndarray of float32 of shape (n_rows, n)
 
     Returns
     -------
     out : ndarray
     """
-    n_pairs = log_u.shape[1]
-    cosines, sines = out[:, :n_pairs], out[:, n_pairs:]
-    n_sines = sines.shape[1]
-    radius_over_d = log_u
-    radius_over_d *= np.float32(-2.0)
-    np.sqrt(radius_over_d, out=radius_over_d)
-    d = np.square(tan_half_angle, out=cosines)
-    d += np.float32(1.0)
-    radius_over_d /= d
-    np.subtract(np.float32(2.0), d, out=cosines)
-    cosines *= radius_over_d
-    np.add(tan_half_angle[:, :n_sines], tan_half_angle[:, :n_sines], out=sines)
-    sines *= radius_over_d[:, :n_sines]
+    n_pairs = words.shape[1]
+    z_cos, z_sin = gaussian_pairs(words)
+    out[:, :n_pairs] = z_cos
+    out[:, n_pairs:] = z_sin[:, : out.shape[1] - n_pairs]
     return out

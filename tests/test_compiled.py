@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sklearn_aimc import AnalogCrossbar, _random
+from sklearn_aimc import _random_compiled as random_compiled
 from sklearn_aimc.crossbar import _compiled
 from sklearn_aimc.crossbar import read as crossbar_module
 from sklearn_aimc.exceptions import AnalogClippingWarning
@@ -19,20 +20,24 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def noise_draws(rng, n_rows, n_columns):
-    """Box-Muller inputs (ln u, tan(theta / 2)) of the pairs of each row, from random words."""
-    words = rng.integers(0, 2**64 - 1, size=(n_rows, -(-n_columns // 2)), dtype=np.uint64, endpoint=True)
-    log_u, tan_half_angle = (np.empty(words.shape, np.float32) for _ in range(2))
-    return _random.box_muller_from_words(words, log_u, tan_half_angle)
+def noise_keys(n_rows, n_columns, seed=1):
+    """Noise keys of ``n_rows`` rows and the pair counters of ``n_columns`` outputs."""
+    keys = _random.mix64(np.random.default_rng(seed).integers(0, 2**63, size=n_rows, dtype=np.uint64))
+    return keys, _random.counters(-(-n_columns // 2))
+
+
+def numpy_normals(keys, pair_counters, shape):
+    """The numpy path's normals of each row's counter words."""
+    words = _random.counter_words(keys, pair_counters, np.empty((shape[0], pair_counters.size), np.uint64))
+    return _random.normals_per_row(words, np.empty(shape, np.float32))
 
 
 def numpy_read_out(analog, noise, full_scale, coefficients, unit, out, accumulate, low=None):
     """The numpy steps: the parts' sum, noise, ADC rounding and saturation, the unit's integer path."""
     levels = analog if low is None else analog + low
     if noise is not None:
-        log_u, tan_half_angle, sigma = (a.copy() for a in noise)
-        normals = _random.normals_per_row(log_u, tan_half_angle, np.empty(analog.shape, np.float32))
-        levels = normals * sigma + levels
+        keys, pair_counters, sigma = noise
+        levels = numpy_normals(keys, pair_counters, analog.shape) * sigma + levels
     levels = np.rint(levels)
     n_clipped = np.count_nonzero(np.abs(levels) > full_scale)
     codes = np.clip(levels, -full_scale, full_scale).astype(np.int64)
@@ -61,7 +66,7 @@ def test_read_out_equals_the_numpy_steps(dtype, n_rows, with_noise, relu, accumu
         # Draws with both cosines and sines splitting a row (an odd size), sigma 0 on the ties.
         sigma = rng.uniform(0.5, 4.0, n_columns).astype(np.float32)
         sigma[:8] = 0
-        noise = (*noise_draws(np.random.default_rng(1), n_rows, n_columns), sigma)
+        noise = (*noise_keys(n_rows, n_columns), sigma)
     unit = NearMemoryUnit(relu=relu)
     coefficients = unit.encode(rng.uniform(1e-3, 2.0, n_columns), rng.uniform(-50, 50, n_columns))
     assert coefficients.largest_magnitudes[1] > 0  # offsets exercised
@@ -92,14 +97,14 @@ def test_noise_is_numpys_normals_bit_for_bit(shape):
     # normals through the ADC's rounding: any one-ulp difference from
     # normals_per_row shows (only |z| < 2**-7 lose low bits).
     n_rows, n_columns = shape
-    draws = noise_draws(np.random.default_rng(2), n_rows, n_columns)
-    expected = _random.normals_per_row(draws[0].copy(), draws[1].copy(), np.empty(shape, np.float32))
+    keys, pair_counters = noise_keys(n_rows, n_columns, seed=2)
+    expected = numpy_normals(keys, pair_counters, shape)
     expected = np.rint(expected * np.float32(2.0**30)).astype(np.float64)
     out = np.empty(shape)
     _compiled.read_out(
         np.zeros(shape, np.float32),
         None,
-        (*draws, np.full(n_columns, 2.0**30, np.float32)),
+        (keys, pair_counters, np.full(n_columns, 2.0**30, np.float32)),
         2**33,
         np.ones(n_columns, np.int64),
         np.zeros(n_columns, np.int64),
@@ -110,16 +115,18 @@ def test_noise_is_numpys_normals_bit_for_bit(shape):
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize("n_columns", [1, 2, 7, 300])
-def test_noise_inputs_equal_numpys_counter_words(n_columns):
-    keys = _random.mix64(np.arange(37, dtype=np.uint64))
-    counters = _random.counters(-(-n_columns // 2))
-    words = _random.counter_words(keys, counters, np.empty((37, counters.size), np.uint64))
-    expected = _random.box_muller_from_words(words, *(np.empty(words.shape, np.float32) for _ in range(2)))
-    radius, angle = (np.empty(words.shape, np.float32) for _ in range(2))
-    _compiled.noise_inputs(keys, counters, radius, angle)
-    np.testing.assert_array_equal(np.log(radius), expected[0])
-    np.testing.assert_array_equal(np.tan(angle), expected[1])
+def test_compiled_sampler_equals_numpys_bit_for_bit():
+    # Every 64-bit word pattern class: random words, the extremes of both
+    # halves, and angle words on the octant boundaries.
+    words = np.random.default_rng(3).integers(0, 2**64, size=200_000, dtype=np.uint64, endpoint=False)
+    edges = np.array([0, 2**32 - 1, 2**31, 2**31 - 1, 1, 2**9 - 1], dtype=np.uint64)
+    octants = np.arange(9, dtype=np.uint64) * np.uint64(2**29)
+    special = (octants[:, None] % np.uint64(2**32)) << np.uint64(32) | edges[None, :]
+    words = np.concatenate([words, special.ravel(), (special + np.uint64(1 << 37)).ravel()])
+    expected = _random.gaussian_pairs(words)
+    got = random_compiled.fill_gaussian_pairs(words)
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(g, e)
 
 
 @pytest.mark.parametrize("n_inputs", [1, 5, 300])

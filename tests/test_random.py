@@ -17,11 +17,14 @@ from scipy import stats
 
 from sklearn_aimc._random import (
     as_generator,
-    box_muller_from_words,
     counter_words,
     counters,
     entropy_from,
     fill_normal_float32,
+    gaussian_pairs,
+    log_float32,
+    sincos_float32,
+    unit_uniform_float32,
     float_key,
     hash_multipliers,
     integer_codes,
@@ -124,10 +127,10 @@ class _RawWords:
 @pytest.mark.parametrize(
     "word, expected_radius",
     [
-        # Radius words at int32 min: u = 2**-24, the largest radius.
-        (0x8000000080000000, np.sqrt(-2 * np.log(2.0**-24))),
-        # Radius words at int32 max: u = 1 - 2**-24, radius about 3.5e-4, never 0.
-        (0x7FFFFFFF7FFFFFFF, np.sqrt(-2 * np.log1p(-(2.0**-24)))),
+        # A radius word of 0: u = 2**-24, the largest radius.
+        (0x8000000000000000, np.sqrt(-2 * np.log(2.0**-24))),
+        # A radius word of all ones: u = 1 - 2**-24, radius about 3.5e-4, never 0.
+        (0x7FFFFFFFFFFFFFFF, np.sqrt(-2 * np.log1p(-(2.0**-24)))),
     ],
 )
 def test_float32_extreme_uniforms(word, expected_radius):
@@ -142,21 +145,73 @@ def test_float32_extreme_uniforms(word, expected_radius):
 
 
 def test_float32_pairs_are_box_muller_of_their_words():
-    # Each pair is (r cos(theta), r sin(theta)) of its two 32-bit words, with
-    # r = sqrt(-2 ln u) and theta = 2 phi: checked against float64 trigonometry
-    # on the same float32 u and phi.  A dozen float32 roundings (numpy's
-    # float32 log and tan are within a few ulp) bound the error to 1e-6 r.
+    # Each pair is (r cos(theta), r sin(theta)) of its word, with
+    # r = sqrt(-2 ln u), u from the low 32 bits and theta = 2 pi (w >> 5) / 2**27
+    # from the high 32 bits: checked against float64 on the same u and theta.
+    # About a dozen float32 roundings of ~1 ulp each bound the error to 1e-6 r.
     n_pairs = 100_000
     words = np.random.default_rng(9).integers(0, 2**64, size=n_pairs, dtype=np.uint64)
     out = np.empty(2 * n_pairs, dtype=np.float32)
     fill_normal_float32(SimpleNamespace(bit_generator=SimpleNamespace(random_raw=lambda n: words.copy())), out)
-    int_words = words.view(np.int32)
-    u = (int_words[:n_pairs] >> 9).astype(np.float32) * np.float32(2.0**-23) + np.float32(0.5 + 2.0**-24)
-    phi = int_words[n_pairs:].astype(np.float32) * np.float32(np.pi / 2.0**32)
-    radius = np.sqrt(-2 * np.log(u.astype(np.float64)))
-    theta = 2 * phi.astype(np.float64)
+    low, high = words & np.uint64(2**32 - 1), words >> np.uint64(32)
+    u = ((low >> np.uint64(9)).astype(np.float64) + 0.5) / 2.0**23
+    theta = (high >> np.uint64(5)).astype(np.float64) * (2 * np.pi / 2.0**27)
+    radius = np.sqrt(-2 * np.log(u))
     np.testing.assert_array_less(np.abs(out[:n_pairs] - radius * np.cos(theta)), 1e-6 * radius + 1e-12)
     np.testing.assert_array_less(np.abs(out[n_pairs:] - radius * np.sin(theta)), 1e-6 * radius + 1e-12)
+
+
+def test_unit_uniforms_are_the_centres_of_2_to_the_23_bins():
+    words = np.array([0, 511, 512, 2**31, 2**32 - 1], dtype=np.uint32)
+    u = unit_uniform_float32(words)
+    assert u.dtype == np.float32
+    np.testing.assert_array_equal(u, (np.array([0, 0, 1, 2**22, 2**23 - 1]) + 0.5) / 2.0**23)
+
+
+def test_log_float32_within_two_ulp_of_the_exact_logarithm():
+    # Every exponent of the uniforms (2**-24 .. 1) and both mantissa branches
+    # (below and above sqrt(1/2)); Cephes' logf is accurate to about 1 ulp.
+    rng = np.random.default_rng(11)
+    u = np.concatenate([
+        unit_uniform_float32(rng.integers(0, 2**32, size=200_000, dtype=np.uint64).astype(np.uint32)),
+        np.float32(2.0) ** -rng.integers(0, 25, size=50_000).astype(np.float32) * rng.uniform(0.5, 1, 50_000).astype(np.float32),
+        np.array([2.0**-24, 0.5, np.sqrt(0.5), 1 - 2.0**-24, 1.0, 1.5, 2.0, 1e-30, 1e30], np.float32),
+    ])
+    got = log_float32(u).astype(np.float64)
+    exact = np.log(u.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    np.testing.assert_array_less(np.abs(got - exact), 2 * ulp + 1e-45)
+    assert log_float32(np.array([1.0], np.float32))[0] == 0
+
+
+def test_sincos_float32_within_two_ulp_of_the_exact_values():
+    rng = np.random.default_rng(12)
+    words = np.concatenate([
+        rng.integers(0, 2**32, size=300_000, dtype=np.uint64).astype(np.uint32),
+        (np.arange(8, dtype=np.uint64) * 2**29).astype(np.uint32),  # octant boundaries: 0, pi/4, ...
+        (np.arange(1, 9, dtype=np.uint64) * 2**29 - 1).astype(np.uint32),
+    ])
+    cos_theta, sin_theta = sincos_float32(words)
+    theta = (words >> np.uint32(5)).astype(np.float64) * (2 * np.pi / 2.0**27)
+    for got, exact in [(cos_theta, np.cos(theta)), (sin_theta, np.sin(theta))]:
+        assert got.dtype == np.float32
+        # Absolute error against the unit circle: 2 ulp of 1.
+        np.testing.assert_array_less(np.abs(got.astype(np.float64) - exact), 2 * 2.0**-24)
+    # Quarter turns are exact: (1, 0), (0, 1), (-1, 0), (0, -1).
+    quarter_turns = sincos_float32(np.arange(4, dtype=np.uint32) * np.uint32(2**30))
+    np.testing.assert_array_equal(np.abs(quarter_turns[0]), [1, 0, 1, 0])
+    np.testing.assert_array_equal(quarter_turns[0] + quarter_turns[1], [1, 1, -1, -1])
+
+
+def test_gaussian_pairs_golden_bits():
+    # The sampler uses exactly rounded float32 operations only, so these bits
+    # are the same on every CPU; a change to it must change this test.
+    words = np.array([0, 2**64 - 1, 0x0123456789ABCDEF, 0xFEDCBA9876543210], dtype=np.uint64)
+    z_cos, z_sin = gaussian_pairs(words)
+    assert z_cos.dtype == z_sin.dtype == np.float32
+    assert z_cos.view(np.uint32).tolist() == [1085838422, 968164595, 1066304458, 1067382082]
+    assert z_sin.view(np.uint32).tolist() == [0, 2911775769, 1023329636, 3171816793]
+    assert z_cos[0] == np.float32(np.sqrt(-2 * np.log(2.0**-24))) and z_sin[0] == 0  # u = 2**-24, theta = 0
 
 
 # The scale argument ------------------------------------------------------------
@@ -341,9 +396,7 @@ def test_counter_normals_are_standard_normal():
     n_rows, n_columns = 2000, 1000
     keys = mix64(np.arange(n_rows, dtype=np.uint64))
     words = counter_words(keys, counters(n_columns // 2), np.empty((n_rows, n_columns // 2), np.uint64))
-    log_u, tan_half_angle = (np.empty(words.shape, np.float32) for _ in range(2))
-    box_muller_from_words(words, log_u, tan_half_angle)
-    z = normals_per_row(log_u, tan_half_angle, np.empty((n_rows, n_columns), np.float32)).astype(np.float64)
+    z = normals_per_row(words, np.empty((n_rows, n_columns), np.float32)).astype(np.float64)
     n = z.size
     assert abs(z.mean()) < 5 / np.sqrt(n)
     assert abs(z.std() - 1) < 5 / np.sqrt(2 * n)

@@ -1,60 +1,39 @@
 """Compiled stages of a crossbar read, when numba is installed (the ``fast`` extra).
 
 numpy runs the steps of a read after the analog MVM (the output noise's
-counter words and their conversion, adding the noise, the ADC's rounding and
+counter words and Gaussian transform, adding the noise, the ADC's rounding and
 saturation, the near-memory unit's integer affine and its conversion to real
-values) as one pass over memory each: about thirty passes, which cost more
-than the MVM itself.  These kernels do them in few loops.
+values) as one pass over memory each: dozens of passes, which cost more than
+the MVM itself.  :func:`read_out` does them in one loop.
 
-They are a drop-in implementation of the same stages, not a second model:
-every step is an exactly rounded IEEE or integer operation in the same order
-as the numpy path (:func:`sklearn_aimc._random.row_keys`,
+It is a drop-in implementation of the same stages, not a second model: every
+step is an exactly rounded IEEE or integer operation in the same order as the
+numpy path (:func:`sklearn_aimc._random.row_keys`,
 :func:`~sklearn_aimc._random.counter_words`,
-:func:`~sklearn_aimc._random.box_muller_from_words`,
 :func:`~sklearn_aimc._random.normals_per_row`, the ADC of
 :class:`~sklearn_aimc.crossbar.converters.ADC` and
 :meth:`NearMemoryUnit.apply_to_float`), fed the same constants (the mixer's
-multipliers and shifts come from :mod:`sklearn_aimc._random`), so both give
+and the sampler's come from :mod:`sklearn_aimc._random`), so both give
 bit-identical outputs and clip counts; ``tests/test_compiled.py`` checks this.
-The transcendental functions of the noise (``log`` and ``tan``) stay in
-numpy, whose float32 results need not round like another library's.
 
 Setting the environment variable ``SKLEARN_AIMC_COMPILED=0`` before import
 switches the compiled path off.
 """
 
-import os
-
 import numpy as np
 
 from .._random import MIX_MULTIPLIERS, MIX_SHIFTS
+from .._random_compiled import ENABLED, gaussian_pair
 
 try:
     import numba
 except ImportError:
     numba = None
 
-__all__ = ["ENABLED", "noise_inputs", "read_out", "row_keys"]
-
-#: True when reads use the compiled stages.  numba's ``NUMBA_DISABLE_JIT``
-#: would run the loops in the interpreter, so it switches them off too.
-ENABLED = (
-    numba is not None
-    and not numba.config.DISABLE_JIT
-    and os.environ.get("SKLEARN_AIMC_COMPILED", "1") != "0"
-)
+__all__ = ["ENABLED", "read_out", "row_keys"]
 
 _M1, _M2 = MIX_MULTIPLIERS
 _S1, _S2, _S3 = MIX_SHIFTS
-_LOW_BITS = np.uint64(0xFFFFFFFF)
-_HIGH_SHIFT = np.uint64(32)
-_RADIUS_SCALE = np.float32(2.0**-23)
-_RADIUS_OFFSET = np.float32(0.5 + 2.0**-24)
-_ANGLE_SCALE = np.float32(np.pi / 2.0**32)
-_TWO = np.float32(2.0)
-_ONE = np.float32(1.0)
-_MINUS_TWO = np.float32(-2.0)
-
 
 
 def _mix(z):
@@ -72,100 +51,85 @@ def _row_keys(codes, multipliers, out):
         out[r] = _mix(accumulator)
 
 
-def _noise_inputs(keys, counters, radius, angle):
-    n_rows, n_pairs = radius.shape
-    for r in range(n_rows):
-        key = keys[r]
-        for p in range(n_pairs):
-            word = _mix(key + counters[p])
-            low = np.int32(np.uint32(word & _LOW_BITS))
-            high = np.int32(np.uint32(word >> _HIGH_SHIFT))
-            radius[r, p] = np.float32(low >> np.int32(9)) * _RADIUS_SCALE + _RADIUS_OFFSET
-            angle[r, p] = np.float32(high) * _ANGLE_SCALE
-
-
-def _read_out_segment(
-    analog, low, add_low, out, add_noise, log_u, tan_half_angle, cosines, sigma, full_scale, multiplier, addend,
-    relu, factor, accumulate,
-):
-    """One run of consecutive outputs of a row, whose noise draws are the same run of pairs."""
-    clipped = 0
-    for j in range(out.size):
-        level = analog[j] + low[j] if add_low else analog[j]
-        if add_noise:
-            t = tan_half_angle[j]
-            d = t * t + _ONE
-            # r cos(theta) = (2 - d) (r / d), r sin(theta) = (t + t) (r / d)
-            numerator = _TWO - d if cosines else t + t
-            normal = numerator * (np.sqrt(log_u[j] * _MINUS_TWO) / d)
-            level = normal * sigma[j] + level
-        level = np.rint(level)
-        clipped += np.int64(abs(level) > full_scale)
-        code = np.int64(min(max(level, -full_scale), full_scale))
-        accumulator = code * multiplier[j] + addend[j]
-        if relu:
-            accumulator = max(accumulator, 0)
-        value = out.dtype.type(accumulator) * factor[j]
-        out[j] = out[j] + value if accumulate else value
+def _stage(level, full_scale, multiplier, addend, relu, factor, out, j, accumulate):
+    """ADC and near-memory unit of one output into ``out[j]``; returns 1 when the ADC clipped."""
+    level = np.rint(level)
+    clipped = np.int64(abs(level) > full_scale)
+    code = np.int64(min(max(level, -full_scale), full_scale))
+    accumulator = code * multiplier[j] + addend[j]
+    if relu:
+        accumulator = max(accumulator, 0)
+    value = out.dtype.type(accumulator) * factor[j]
+    out[j] = out[j] + value if accumulate else value
     return clipped
 
 
-def _read_out(
-    analog, low, add_low, add_noise, log_u, tan_half_angle, sigma, full_scale, multiplier, addend, relu, factor,
-    accumulate, out,
-):
+def _read_out_row(analog, low, add_low, noisy, key, counters, sigma, full_scale, multiplier, addend, relu,
+                  factor, accumulate, out):
+    """One row: pair ``p`` of the row's noise stream feeds output ``p`` (cosine) and ``P + p`` (sine)."""
+    n_columns = out.size
+    clipped = 0
+    if not noisy:
+        for j in range(n_columns):
+            level = analog[j] + low[j] if add_low else analog[j]
+            clipped += _stage(level, full_scale, multiplier, addend, relu, factor, out, j, accumulate)
+        return clipped
+    n_pairs = (n_columns + 1) // 2
+    for p in range(n_pairs):
+        z_cos, z_sin = gaussian_pair(_mix(key + counters[p]))
+        level = analog[p] + low[p] if add_low else analog[p]
+        clipped += _stage(z_cos * sigma[p] + level, full_scale, multiplier, addend, relu, factor, out, p,
+                          accumulate)
+        j = n_pairs + p
+        if j < n_columns:
+            level = analog[j] + low[j] if add_low else analog[j]
+            clipped += _stage(z_sin * sigma[j] + level, full_scale, multiplier, addend, relu, factor, out, j,
+                              accumulate)
+    return clipped
+
+
+def _read_out(analog, low, add_low, noisy, keys, counters, sigma, full_scale, multiplier, addend, relu, factor,
+              accumulate, out):
     n_rows, n_columns = out.shape
-    # Positions below n_pairs take the cosine of their pair, the others the sine of pair j - n_pairs.
-    n_pairs = log_u.shape[1] if add_noise else n_columns
     clipped = 0
     for i in range(n_rows):
-        for lo, hi, cosines in ((0, n_pairs, True), (n_pairs, n_columns, False)):
-            if lo == hi:
-                continue
-            # Without noise the draws are empty and never read.
-            pairs = slice(0, hi - lo) if add_noise else slice(0, 0)
-            low_part = low[i, lo:hi] if add_low else low[0, 0:0]
-            draw_row = i if add_noise else 0
-            clipped += _read_out_segment(
-                analog[i, lo:hi], low_part, add_low, out[i, lo:hi], add_noise, log_u[draw_row, pairs],
-                tan_half_angle[draw_row, pairs], cosines, sigma[lo:hi], full_scale, multiplier[lo:hi], addend[lo:hi], relu,
-                factor[lo:hi], accumulate,
-            )
+        key = keys[i] if noisy else np.uint64(0)
+        low_row = low[i, :n_columns] if add_low else low[0, 0:0]
+        clipped += _read_out_row(analog[i, :n_columns], low_row, add_low, noisy, key, counters, sigma,
+                                 full_scale, multiplier, addend, relu, factor, accumulate, out[i])
     return clipped
 
 
-_NO_DRAWS = np.zeros((1, 0), dtype=np.float32)
+_NO_LOW = np.zeros((1, 0), dtype=np.float32)
 _NO_SIGMA = np.zeros(0, dtype=np.float32)
+_NO_KEYS = np.zeros(0, dtype=np.uint64)
 
 if ENABLED:
     _jit = numba.njit(nogil=True, cache=True, error_model="numpy")
-    _mix = _jit(_mix)
+    _inline = numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+    _mix = _inline(_mix)
+    _stage = _inline(_stage)
     _row_keys = _jit(_row_keys)
-    _noise_inputs = _jit(_noise_inputs)
-    _read_out_segment = _jit(_read_out_segment)
+    _read_out_row = _inline(_read_out_row)
     _read_out = _jit(_read_out)
 
 
 def row_keys(codes, multipliers, out):
-    """:func:`sklearn_aimc._random.row_keys` of quantised float32 codes, into ``out`` (uint64)."""
-    _row_keys(codes, multipliers, out)
-    return out
-
-
-def noise_inputs(keys, counters, radius, angle):
-    """Box-Muller inputs before ``log`` and ``tan``: ``u`` into ``radius``, ``theta / 2`` into ``angle``.
-
-    The same words and arithmetic as :func:`sklearn_aimc._random.counter_words`
-    followed by :func:`~sklearn_aimc._random.box_muller_from_words` (whose
-    ``log`` and ``tan`` the caller applies in numpy).
+    """:func:`sklearn_aimc._random.row_keys` of quantised float32 codes, into ``out``.
 
     Parameters
     ----------
-    keys : ndarray of uint64 of shape (n_rows,)
-    counters : ndarray of uint64 of shape (>= n_pairs,)
-    radius, angle : ndarray of float32 of shape (n_rows, n_pairs), C-contiguous
+    codes : ndarray of float32 of shape (n_rows, n_inputs)
+        Integer DAC codes.
+    multipliers : ndarray of uint64 of shape (n_inputs,)
+    out : ndarray of uint64 of shape (n_rows,)
+
+    Returns
+    -------
+    out : ndarray
     """
-    _noise_inputs(keys, counters, radius, angle)
+    _row_keys(codes, multipliers, out)
+    return out
 
 
 def read_out(analog, low, noise, full_scale, multiplier, addend, relu, factor, out, accumulate=False):
@@ -179,11 +143,12 @@ def read_out(analog, low, noise, full_scale, multiplier, addend, relu, factor, o
         The second part of an exact product (:class:`~sklearn_aimc.crossbar.mvm.ExactMVM`):
         each output is first ``analog + low``, rounded once, as numpy adds them.
     noise : tuple or None
-        ``(log_u, tan_half_angle, sigma)``: ``ln u`` and ``tan(theta / 2)`` of
-        the row's ``ceil(n_columns / 2)`` Box-Muller pairs, laid out as
-        :func:`~sklearn_aimc._random.normals_per_row` lays them out, shape
-        (n_rows, pairs), and the noise's standard deviation per column in ADC
-        LSBs, float32.  None: no noise.
+        ``(keys, counters, sigma)``: the noise key of each row (the
+        :func:`sklearn_aimc._random.mix64` of the row's key and the tile's),
+        the pair counters (:func:`sklearn_aimc._random.counters`) and the
+        noise's standard deviation per column in ADC LSBs, float32.  The
+        normals are those of :func:`sklearn_aimc._random.counter_words` and
+        :func:`~sklearn_aimc._random.normals_per_row`.  None: no noise.
     full_scale : int
         Largest ADC code magnitude.
     multiplier, addend : ndarray of int64 of shape (n_columns,)
@@ -201,13 +166,12 @@ def read_out(analog, low, noise, full_scale, multiplier, addend, relu, factor, o
     n_clipped : int
         ADC outputs that saturated.
     """
-    add_noise = noise is not None
-    log_u, tan_half_angle, sigma = noise if add_noise else (_NO_DRAWS, _NO_DRAWS, _NO_SIGMA)
+    noisy = noise is not None
+    keys, counters, sigma = noise if noisy else (_NO_KEYS, _NO_KEYS, _NO_SIGMA)
     add_low = low is not None
     return int(
         _read_out(
-            analog, low if add_low else _NO_DRAWS, add_low, add_noise, log_u, tan_half_angle, sigma,
-            np.float32(full_scale),
+            analog, low if add_low else _NO_LOW, add_low, noisy, keys, counters, sigma, np.float32(full_scale),
             multiplier, addend, relu, factor, accumulate, out,
         )
     )

@@ -108,11 +108,8 @@ class _Scratch:
     integer_codes: np.ndarray | None  # ADC codes and near-memory work on the integer path
     partial_sums: np.ndarray | None  # outputs of the second and later input tiles
     result: np.ndarray | None  # output rows handed to a consumer
-    log_u: np.ndarray | None  # (block rows, pairs) float32 Box-Muller inputs
-    tan_half_angle: np.ndarray | None
     words: np.ndarray | None  # (block rows, pairs) uint64 counter words (numpy path)
     word_scratch: np.ndarray | None
-    word_bits: np.ndarray | None  # (block rows, pairs) int32
 
 
 def per_column(values, n_columns, dtype=None):
@@ -356,10 +353,7 @@ class ReadEngine:
         with ufunc_buffer_for_rows(self.n_outputs):
             if noise_keys is not None:
                 words = _random.counter_words(noise_keys, self._pair_counters, scratch.words[:n], scratch.word_scratch[:n])
-                log_u, tan_half_angle = _random.box_muller_from_words(
-                    words, scratch.log_u[:n], scratch.tan_half_angle[:n], scratch.word_bits[:n]
-                )
-                _random.normals_per_row(log_u, tan_half_angle, levels)
+                _random.normals_per_row(words, levels)
                 levels *= state.noise_sigma[i]
                 y = np.add(levels, y, out=levels)
             adc_codes = y
@@ -376,13 +370,7 @@ class ReadEngine:
     def _convert_compiled(self, y, i, state, out, scratch, noise_keys):
         """:meth:`_convert` in one compiled loop, bit for bit (see :mod:`._compiled`)."""
         n = y.shape[0]
-        noise = None
-        if noise_keys is not None:
-            log_u, tan_half_angle = scratch.log_u[:n], scratch.tan_half_angle[:n]
-            _compiled.noise_inputs(noise_keys, self._pair_counters, log_u, tan_half_angle)
-            np.log(log_u, out=log_u)
-            np.tan(tan_half_angle, out=tan_half_angle)
-            noise = (log_u, tan_half_angle, state.noise_sigma[i])
+        noise = None if noise_keys is None else (noise_keys, self._pair_counters, state.noise_sigma[i])
         stage = state.compiled[i]
         low = scratch.mvm[:n] if state.products[i].float32_parts else None
         return _compiled.read_out(
@@ -433,11 +421,8 @@ class ReadEngine:
             integer_codes=self._integer_work(block_shape, state) if in_numpy else None,
             partial_sums=maybe(in_numpy and self.grid.n_row_tiles > 1, block_shape, X.dtype),
             result=maybe(for_consumer, block_shape, X.dtype),
-            log_u=maybe(noisy, pair_shape, np.float32),
-            tan_half_angle=maybe(noisy, pair_shape, np.float32),
             words=maybe(noisy_numpy, pair_shape, np.uint64),
             word_scratch=maybe(noisy_numpy, pair_shape, np.uint64),
-            word_bits=maybe(noisy_numpy, pair_shape, np.int32),
         )
 
     def _integer_work(self, shape, state):
