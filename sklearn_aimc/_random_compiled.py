@@ -80,17 +80,15 @@ if ENABLED:
 
     _inline = numba.njit(nogil=True, cache=True, inline="always", error_model="numpy")
 
+    # Branch-free (selects only), so that loops over words vectorise.
     @_inline
     def _log(u):
         bits = _bits_of(u)
         exponent = np.float32(np.int32((bits >> np.int32(23)) - np.int32(126)))
         m = _float_of(np.int32((bits & np.int32(0x007FFFFF)) | np.int32(0x3F000000)))
-        x = m - _ONE
-        if m < SQRT_HALF:
-            exponent = exponent - _ONE
-            x = x + m
-        else:
-            x = x + _ZERO
+        small = m < SQRT_HALF
+        exponent = exponent - (_ONE if small else _ZERO)
+        x = (m - _ONE) + (m if small else _ZERO)
         z = x * x
         y = x * _P0
         y = (y + _P1) * x
@@ -112,28 +110,26 @@ if ENABLED:
         octant = np.int32(word >> np.uint32(OCTANT_SHIFT))
         position = np.int32((word >> np.uint32(POSITION_SHIFT)) & _POSITION_MASK)
         odd = (octant & np.int32(1)) == np.int32(1)
-        if odd:
-            position = _FULL_OCTANT - position
+        position = (_FULL_OCTANT - position) if odd else position
         psi = np.float32(position) * QUARTER_PI_PER_POSITION
         z = psi * psi
         sine = ((z * _S0 + _S1) * z + _S2) * z * psi + psi
         cosine = (((z * _C0 + _C1) * z + _C2) * z) * z - z * _HALF + _ONE
-        if odd:
-            sine = -sine
+        sine = -sine if odd else sine
+        # Quarter turns q: (cos, sin) -> (c, s), (-s, c), (-c, -s), (s, -c).
         quarter = ((octant + np.int32(1)) >> np.int32(1)) & np.int32(3)
-        if quarter == 0:
-            return cosine, sine
-        if quarter == 1:
-            return -sine, cosine
-        if quarter == 2:
-            return -cosine, -sine
-        return sine, -cosine
+        swap = (quarter & np.int32(1)) == np.int32(1)
+        first = sine if swap else cosine
+        second = cosine if swap else sine
+        first = -first if (quarter == np.int32(1)) | (quarter == np.int32(2)) else first
+        second = -second if quarter >= np.int32(2) else second
+        return first, second
 
     @_inline
     def gaussian_pair(word):
         """Two standard normals of one 64-bit word, as :func:`sklearn_aimc._random.gaussian_pairs`."""
         low = np.uint32(word & _LOW_BITS)
-        u = (np.float32(low >> np.uint32(9)) + _HALF) * _UNIT
+        u = (np.float32(np.int32(low >> np.uint32(9))) + _HALF) * _UNIT
         radius = np.sqrt(_log(u) * _MINUS_TWO)
         cos_theta, sin_theta = _sincos(np.uint32(word >> _HIGH_SHIFT))
         return cos_theta * radius, sin_theta * radius

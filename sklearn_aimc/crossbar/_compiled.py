@@ -64,39 +64,27 @@ def _stage(level, full_scale, multiplier, addend, relu, factor, out, j, accumula
     return clipped
 
 
-def _read_out_row(analog, low, add_low, noisy, key, counters, sigma, full_scale, multiplier, addend, relu,
-                  factor, accumulate, out):
-    """One row: pair ``p`` of the row's noise stream feeds output ``p`` (cosine) and ``P + p`` (sine)."""
-    n_columns = out.size
-    clipped = 0
-    if not noisy:
-        for j in range(n_columns):
-            level = analog[j] + low[j] if add_low else analog[j]
-            clipped += _stage(level, full_scale, multiplier, addend, relu, factor, out, j, accumulate)
-        return clipped
-    n_pairs = (n_columns + 1) // 2
+def _row_noise(key, counters, noise):
+    """The row's normals into ``noise``: pair ``p`` gives output ``p`` (cosine) and ``P + p`` (sine)."""
+    n_pairs = counters.size
     for p in range(n_pairs):
-        z_cos, z_sin = gaussian_pair(_mix(key + counters[p]))
-        level = analog[p] + low[p] if add_low else analog[p]
-        clipped += _stage(z_cos * sigma[p] + level, full_scale, multiplier, addend, relu, factor, out, p,
-                          accumulate)
-        j = n_pairs + p
-        if j < n_columns:
-            level = analog[j] + low[j] if add_low else analog[j]
-            clipped += _stage(z_sin * sigma[j] + level, full_scale, multiplier, addend, relu, factor, out, j,
-                              accumulate)
-    return clipped
+        noise[p], noise[n_pairs + p] = gaussian_pair(_mix(key + counters[p]))
 
 
 def _read_out(analog, low, add_low, noisy, keys, counters, sigma, full_scale, multiplier, addend, relu, factor,
               accumulate, out):
     n_rows, n_columns = out.shape
+    noise = np.zeros(2 * counters.size if noisy else n_columns, dtype=np.float32)
     clipped = 0
     for i in range(n_rows):
-        key = keys[i] if noisy else np.uint64(0)
-        low_row = low[i, :n_columns] if add_low else low[0, 0:0]
-        clipped += _read_out_row(analog[i, :n_columns], low_row, add_low, noisy, key, counters, sigma,
-                                 full_scale, multiplier, addend, relu, factor, accumulate, out[i])
+        if noisy:
+            _row_noise(keys[i], counters, noise)
+        row = out[i]
+        for j in range(n_columns):
+            level = analog[i, j] + low[i, j] if add_low else analog[i, j]
+            if noisy:
+                level = noise[j] * sigma[j] + level
+            clipped += _stage(level, full_scale, multiplier, addend, relu, factor, row, j, accumulate)
     return clipped
 
 
@@ -110,7 +98,7 @@ if ENABLED:
     _mix = _inline(_mix)
     _stage = _inline(_stage)
     _row_keys = _jit(_row_keys)
-    _read_out_row = _inline(_read_out_row)
+    _row_noise = _inline(_row_noise)
     _read_out = _jit(_read_out)
 
 
