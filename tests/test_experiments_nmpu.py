@@ -35,3 +35,12 @@ def test_quick_command_writes_its_outputs(tmp_path):
 def test_bad_seeds_are_refused(tmp_path):
     with pytest.raises(SystemExit):
         cli_main(["nmpu", "--seeds", "0", "--output-dir", str(tmp_path)])
+
+
+def test_resnet_on_digits_runs_every_setting():
+    pytest.importorskip("torch")
+    rows = run_nmpu(("digits-resnet9",), n_seeds=1, resnet_width=2, resnet_epochs=2, progress=False)
+    assert [row["setting"] for row in rows] == list(SETTINGS)
+    assert rows[0]["hidden_layer_sizes"] == "ResNet9 width 2"
+    assert all(0.0 <= row["accuracy"] <= 1.0 for row in rows)
+    assert rows == run_nmpu(("digits-resnet9",), n_seeds=1, resnet_width=2, resnet_epochs=2, progress=False)

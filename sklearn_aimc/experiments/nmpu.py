@@ -27,6 +27,7 @@ wall and CPU time, the table, the target) and ``nmpu_vs_fp16.png``.
 
 import argparse
 import csv
+import importlib.util
 import sys
 import time
 import warnings
@@ -56,6 +57,11 @@ COLUMNS = ("dataset", "n_train", "n_test", "hidden_layer_sizes", "seed", "settin
 TABULAR = ("magic04", "letter", "eeg")
 #: Target of the issue, after Ferro et al. (ISCAS 2024): NMPU within 0.4 pp of FP16.
 TARGET_PP = 0.4
+#: The CNN entry: ResNet9 (sized down) trained in torch on the 8 x 8 digits (three 2x2 pools take 8 x 8 to 1 x 1).
+RESNET = "digits-resnet9"
+#: ResNet9 width (channels of its first stage; 64 is the published network), training epochs, batch size and Adam
+#: learning rate, chosen for a CPU (not tuned on the chip).
+RESNET_WIDTH, RESNET_EPOCHS, RESNET_BATCH, RESNET_LR = 8, 40, 64, 3e-3
 #: The network of every data set: two hidden ReLU layers, adam, early stopping on a float validation split.
 MLP_PARAMS = dict(hidden_layer_sizes=(64, 32), max_iter=200, early_stopping=True, n_iter_no_change=10)
 
@@ -75,7 +81,7 @@ def _data(dataset, seed, data_home, max_train, max_test):
     return load_split(dataset, data_home=data_home, max_train=max_train, max_test=max_test)
 
 
-def _evaluate(X_train, X_test, y_train, y_test, seed, hidden_layer_sizes):
+def _evaluate_mlp(X_train, X_test, y_train, y_test, seed, hidden_layer_sizes):
     """Accuracy of one trained network under every setting (the same chip seed for both chips)."""
     accuracies = {}
     with warnings.catch_warnings():
@@ -87,14 +93,68 @@ def _evaluate(X_train, X_test, y_train, y_test, seed, hidden_layer_sizes):
     return accuracies
 
 
-def run_nmpu(datasets=("digits",) + TABULAR, n_seeds=10, *, data_home=None, max_train=4000, max_test=4000,
-             hidden_layer_sizes=MLP_PARAMS["hidden_layer_sizes"], progress=True):
+def _default_datasets():
+    """digits, the ResNet on digits when torch is installed, and the tabular sets."""
+    resnet = (RESNET,) if importlib.util.find_spec("torch") is not None else ()
+    return ("digits", *resnet, *TABULAR)
+
+
+def _train_resnet(X_train, y_train, seed, width, epochs):
+    """ResNet9 of ``width`` trained in torch (Adam, cross-entropy, one thread), in eval mode, float64."""
+    import torch
+
+    from ..torch.resnet import resnet9
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        model = resnet9(in_channels=1, n_classes=10, width=width)
+        optimizer = torch.optim.Adam(model.parameters(), lr=RESNET_LR)
+        images = torch.tensor(X_train.reshape(-1, 1, 8, 8), dtype=torch.float32)
+        labels = torch.tensor(y_train)
+        generator = torch.Generator().manual_seed(seed)
+        model.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(labels), generator=generator)
+            for start in range(0, len(labels), RESNET_BATCH):
+                batch = order[start:start + RESNET_BATCH]
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(model(images[batch]), labels[batch]).backward()
+                optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval().double()
+
+
+def _evaluate_resnet(X_train, X_test, y_train, y_test, seed, width, epochs):
+    """Accuracy of a trained ResNet9 in float and with every conv / linear layer on the chip."""
+    from ..torch.convert import convert
+
+    net = convert(_train_resnet(X_train, y_train, seed, width, epochs))
+    train_images, test_images = X_train.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)
+    accuracies = {"float": float(np.mean(net.forward(test_images).argmax(axis=1) == y_test))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnalogClippingWarning)
+        for setting, device in _devices().items():
+            if setting == "float":
+                continue
+            net.program(device, train_images, random_state=seed)
+            accuracies[setting] = float(np.mean(net.forward(test_images).argmax(axis=1) == y_test))
+    return accuracies
+
+
+def run_nmpu(datasets=None, n_seeds=10, *, data_home=None, max_train=4000, max_test=4000,
+             hidden_layer_sizes=MLP_PARAMS["hidden_layer_sizes"], resnet_width=RESNET_WIDTH,
+             resnet_epochs=RESNET_EPOCHS, progress=True):
     """Every run of the study.
 
     Parameters
     ----------
-    datasets : sequence of str, default=("digits", "magic04", "letter", "eeg")
-        ``"digits"`` or keys of :data:`sklearn_aimc.datasets.DATASETS`.
+    datasets : sequence of str, default=None
+        ``"digits"``, ``"digits-resnet9"`` (needs torch) or keys of
+        :data:`sklearn_aimc.datasets.DATASETS`; None runs digits, the ResNet
+        on digits (when torch is installed), magic04, letter and eeg.
     n_seeds : int, default=10
         Seeds: each trains the network (and, for digits, draws the split)
         and programs fresh chips.
@@ -103,6 +163,9 @@ def run_nmpu(datasets=("digits",) + TABULAR, n_seeds=10, *, data_home=None, max_
     max_train, max_test : int, default=4000
         Rows kept of a tabular benchmark's splits.
     hidden_layer_sizes : tuple of int, default=(64, 32)
+        Hidden layers of the MLPs.
+    resnet_width, resnet_epochs : int, default=8, 40
+        Width and training epochs of the ResNet9 on digits.
     progress : bool, default=True
         Print one line per data set and seed.
 
@@ -112,14 +175,20 @@ def run_nmpu(datasets=("digits",) + TABULAR, n_seeds=10, *, data_home=None, max_
         With the keys of :data:`COLUMNS`.
     """
     rows = []
-    for dataset in datasets:
+    for dataset in _default_datasets() if datasets is None else datasets:
         for seed in range(n_seeds):
-            X_train, X_test, y_train, y_test = _data(dataset, seed, data_home, max_train, max_test)
-            accuracies = _evaluate(X_train, X_test, y_train, y_test, seed, tuple(hidden_layer_sizes))
+            if dataset == RESNET:
+                X_train, X_test, y_train, y_test = _digits_split(seed)
+                accuracies = _evaluate_resnet(X_train, X_test, y_train, y_test, seed, resnet_width, resnet_epochs)
+                network = f"ResNet9 width {resnet_width}"
+            else:
+                X_train, X_test, y_train, y_test = _data(dataset, seed, data_home, max_train, max_test)
+                accuracies = _evaluate_mlp(X_train, X_test, y_train, y_test, seed, tuple(hidden_layer_sizes))
+                network = "x".join(map(str, hidden_layer_sizes))
             for setting in SETTINGS:
                 rows.append(dict(dataset=dataset, n_train=len(y_train), n_test=len(y_test),
-                                 hidden_layer_sizes="x".join(map(str, hidden_layer_sizes)), seed=seed,
-                                 setting=setting, accuracy=accuracies[setting]))
+                                 hidden_layer_sizes=network, seed=seed, setting=setting,
+                                 accuracy=accuracies[setting]))
             if progress:
                 print(f"nmpu: {dataset} seed {seed}: " + ", ".join(f"{s} {a:.4f}" for s, a in accuracies.items()),
                       file=sys.stderr)
@@ -168,13 +237,17 @@ def _markdown(table, command, wall, cpu, figure):
         "# Fixed-point near-memory unit against FP16 post-processing: MLPs on the chip", "",
         f"Command: `{command}`  ", f"Wall time: {clock(wall)}, CPU time: {clock(cpu)}.  ",
         "Machine: " + "; ".join(f"{key} {value}" for key, value in machine_info().items()), "",
-        "An MLP (hidden ReLU layers as listed, adam, early stopping) trained in float, then evaluated in float, "
+        "A network (an MLP with the hidden ReLU layers listed, adam, early stopping, or a ResNet9) trained in "
+        "float, then evaluated in float, "
         "on the simulated HERMES chip with the FP16 post-processing unit and with the fixed-point NMPU (every "
         "layer on the chip, bias and ReLU in the unit, 8-bit DAC inputs, 8-bit ADC, one hour after programming). "
         "Test accuracy (%), mean ± std over seeds; the differences are paired per seed (same network, same "
         "chip seed), in pp.", "",
         markdown_table(["data", "hidden", "train", "test", "seeds", "float (%)", "chip + FP16 (%)", "chip + NMPU (%)",
                         "FP16 - float (pp)", "NMPU - FP16 (pp)"], rows), "",
+        "digits-resnet9: ResNet9 (channel widths w, 2w, 4w, 8w) trained in torch on the same digits splits "
+        f"({RESNET_EPOCHS} epochs, Adam), every convolution and the classifier on the chip, batch norms and "
+        "ReLUs folded into the post-processing unit, pooling and residual adds digital. "
         "digits: scikit-learn's bundled 8 x 8 digits (10 classes), a stratified half split per seed. Tabular "
         "sets: the shared benchmarks (binary, z-scored, letter as A-M vs N-Z), one split for all seeds, "
         "training rows subsampled.", "",
@@ -229,8 +302,9 @@ def build_parser():
         description="MLPs on the chip: float, FP16 post-processing and the fixed-point NMPU.",
     )
     parser.add_argument("--seeds", type=int, default=10, dest="n_seeds", metavar="N", help="default 10")
-    parser.add_argument("--datasets", nargs="+", default=["digits", *TABULAR], metavar="NAME",
-                        help="digits and/or shared benchmarks (default: digits magic04 letter eeg)")
+    parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                        help="digits, digits-resnet9 (torch) and/or shared benchmarks (default: digits, "
+                             "digits-resnet9 when torch is installed, magic04 letter eeg)")
     parser.add_argument("--data-home", default=None, metavar="DIR", help="directory of the shared benchmarks")
     parser.add_argument("--max-train", type=int, default=4000, metavar="N", help="default 4000")
     parser.add_argument("--max-test", type=int, default=4000, metavar="N", help="default 4000")
@@ -260,7 +334,8 @@ def main(argv=None):
     if args.quick:
         options = dict(datasets=("digits",), n_seeds=1, hidden_layer_sizes=(16,))
     else:
-        options = dict(datasets=tuple(args.datasets), n_seeds=args.n_seeds, data_home=args.data_home,
+        datasets = None if args.datasets is None else tuple(args.datasets)
+        options = dict(datasets=datasets, n_seeds=args.n_seeds, data_home=args.data_home,
                        max_train=args.max_train, max_test=args.max_test)
     rows = run_nmpu(progress=not args.quiet, **options)
     output = Path(args.output_dir)
