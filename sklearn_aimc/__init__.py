@@ -12,6 +12,7 @@ from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
 from .fixedpoint import FixedPointFormat, FP16Unit, NearMemoryUnit
 from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures, AnalogSoftmaxFeatures
+from .mlp import AnalogMLPClassifier, AnalogMLPRegressor
 from .ridge import AnalogRidge, AnalogRidgeClassifier
 
 __version__ = "0.1.0.dev0"
@@ -21,6 +22,8 @@ __all__ = [
     "AnalogClippingWarning",
     "AnalogCrossbar",
     "AnalogKernelAttention",
+    "AnalogMLPClassifier",
+    "AnalogMLPRegressor",
     "AnalogRandomFourierFeatures",
     "AnalogRidge",
     "AnalogRidgeClassifier",

@@ -20,6 +20,12 @@ __all__ = ["dump", "load", "trusted_types"]
 
 # Modules whose classes never appear in a fitted estimator's state (the
 # command line, the studies, the torch training code).
+# Types of scikit-learn that skops does not trust by default but the package's estimators hold:
+# the optimizer state of the MLPs (kept, as by scikit-learn's MLPs, for warm_start and partial_fit).
+_HELD_SKLEARN_TYPES = (
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+)
 _SKIPPED_PREFIXES = ("sklearn_aimc.experiments", "sklearn_aimc.torch", "sklearn_aimc.__main__")
 
 
@@ -89,11 +95,12 @@ def load(file, trusted=None):
     ------
     TypeError
         If the file holds a type that is neither the package's, nor one
-        skops trusts by default, nor in ``trusted``: it is named, and nothing
+        skops trusts by default, nor the optimizer state of the package's
+        MLPs (scikit-learn's ``SGDOptimizer`` / ``AdamOptimizer``), nor in ``trusted``: it is named, and nothing
         is constructed.
     """
     sio = _skops_io()
-    allowed = set(trusted_types()) | set(trusted or ())
+    allowed = set(trusted_types()) | set(_HELD_SKLEARN_TYPES) | set(trusted or ())
     untrusted = [name for name in sio.get_untrusted_types(file=file) if name not in allowed]
     if untrusted:
         raise TypeError(

@@ -18,6 +18,8 @@ from sklearn_aimc import (
     AnalogArcCosineFeatures,
     AnalogCrossbar,
     AnalogKernelAttention,
+    AnalogMLPClassifier,
+    AnalogMLPRegressor,
     AnalogRandomFourierFeatures,
     AnalogRidge,
     AnalogRidgeClassifier,
@@ -26,7 +28,11 @@ from sklearn_aimc import (
 
 # The checks feed tiny synthetic data sets whose later batches fall outside the
 # ranges calibrated at fit: the chip clips them and says so, as it should.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn_aimc.AnalogClippingWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn_aimc.AnalogClippingWarning"),
+    # The MLPs train for few iterations to keep the checks fast: they stop before converging.
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
 
 DEVICES = ["ideal", "hermes"]
 
@@ -48,6 +54,19 @@ def _estimators(device):
         ),
         AnalogRidge(device=device, random_state=0),
         AnalogRidgeClassifier(device=device, random_state=0),
+        # Small layers and few iterations keep the checks fast.  The solvers are those with which
+        # scikit-learn's own MLPs meet the sample-weight equivalence check (lbfgs for the classifier,
+        # sgd with tol=1e-2 for the regressor, whose learning rate of 0.01 lets it fit the checks'
+        # regression data in few iterations); alpha=0.1 keeps the classifier's weights moderate:
+        # unregularised, lbfgs on the checks' separable blobs grows output logits of hundreds that
+        # cancel, and the PCM weight noise then flips their sign.
+        AnalogMLPClassifier(
+            hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.1, max_iter=100, device=device, random_state=0
+        ),
+        AnalogMLPRegressor(
+            hidden_layer_sizes=(8,), solver="sgd", tol=1e-2, learning_rate_init=0.01, max_iter=100, device=device,
+            random_state=0,
+        ),
     ]
 
 
