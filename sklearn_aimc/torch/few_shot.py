@@ -122,9 +122,9 @@ def _episode_batch(images, y, n_tasks, n_ways, n_shots, n_queries, rng):
     )
 
 
-def as_image_batch(X):
-    """``(n, H, W)`` or ``(n, C, H, W)`` images as float32 ``(n, C, H, W)``."""
-    X = np.asarray(X, dtype=np.float32)
+def as_image_batch(X, dtype=np.float32):
+    """``(n, H, W)`` or ``(n, C, H, W)`` images as ``(n, C, H, W)`` of ``dtype``."""
+    X = np.asarray(X, dtype=dtype)
     return X[:, None] if X.ndim == 3 else X
 
 
@@ -223,12 +223,12 @@ def export_weights(net):
 def _net_from_weights(weights):
     convs = weights["convs"]
     net = FewShotNet(convs[0].shape[1], channels=convs[0].shape[0], n_ways=weights["readout"].shape[1],
-                     n_layers=len(convs))
+                     n_layers=len(convs)).double()
     with torch.no_grad():
         for conv, W in zip(net.convs, convs):
-            conv.weight.copy_(torch.from_numpy(np.asarray(W, dtype=np.float32)))
-        net.readout.copy_(torch.from_numpy(np.asarray(weights["readout"], dtype=np.float32)))
-    return net.double()
+            conv.weight.copy_(torch.from_numpy(np.asarray(W, dtype=np.float64)))
+        net.readout.copy_(torch.from_numpy(np.asarray(weights["readout"], dtype=np.float64)))
+    return net
 
 
 def maml_adapt(weights, X_support, y_support, n_inner_steps=4, inner_lr=0.1, X_query=None):
@@ -252,13 +252,13 @@ def maml_adapt(weights, X_support, y_support, n_inner_steps=4, inner_lr=0.1, X_q
     query_logits : ndarray of shape (n_query, n_ways), only when ``X_query`` is given
     """
     net = _net_from_weights(weights)
-    support = torch.from_numpy(as_image_batch(X_support).astype(np.float64))[None]
+    support = torch.from_numpy(as_image_batch(X_support, np.float64))[None]
     labels = torch.from_numpy(np.asarray(y_support, dtype=np.int64))[None]
     readout = adapt_readout(net.features(support).detach(), labels, net.readout.detach().requires_grad_(),
                             n_inner_steps, inner_lr, create_graph=False)[0].detach()
     if X_query is None:
         return readout.numpy()
-    query = torch.from_numpy(as_image_batch(X_query).astype(np.float64))[None]
+    query = torch.from_numpy(as_image_batch(X_query, np.float64))[None]
     with torch.no_grad():
         logits = net.features(query)[0] @ readout
     return readout.numpy(), logits.numpy()
