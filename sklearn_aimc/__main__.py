@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "faults": ("sklearn_aimc.experiments.faults", "stuck devices with and without fault-aware programming"),
     "calibration": ("sklearn_aimc.experiments.calibration", "percentile and robust converter calibration"),
     "attention": ("sklearn_aimc.experiments.attention", "the attention studies (--task error | listops)"),
+    "few-shot": ("sklearn_aimc.experiments.few_shot", "MAML few-shot tasks adapted in software and on the chip"),
 }
 
 
