@@ -26,6 +26,8 @@ from ._plotting import COLORS, MATPLOTLIB_NOTE, figure_class
 from ._records import machine_info
 from ._report import markdown_table
 
+__all__ = ["build_parser", "main", "run_dataset", "summarize"]
+
 COLUMNS = ["dataset", "ways", "shots", "model", "task", "accuracy", "device_writes", "inner_steps"]
 
 #: model -> (device, update_resolution)
@@ -56,6 +58,18 @@ def _devices_per_weight():
 
 def run_dataset(dataset, settings, inner_steps=INNER_STEPS, ways=5, shots=5, queries=5, seed=0, log=print):
     """Meta-train on one dataset's meta-training classes and adapt on its unseen tasks.
+
+    Parameters
+    ----------
+    dataset : {"glyphs", "digits"}
+    settings : dict
+        ``meta_iterations``, ``meta_batch_size``, ``channels`` and ``n_tasks``.
+    inner_steps : tuple of int, default=(0, 1, 2, 4, 8)
+        Inner-step counts to adapt with.
+    ways, shots, queries : int, default=5
+    seed : int, default=0
+        Seeds meta-training, the tasks and the chips.
+    log : callable, default=print
 
     Returns
     -------
@@ -106,7 +120,21 @@ def _interval(values):
 
 
 def summarize(rows, steps=PAPER_INNER_STEPS):
-    """Mean accuracy with its 95 % interval and mean device writes, per dataset and model."""
+    """Mean accuracy with its 95 % interval and mean device writes, per dataset and model.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :data:`COLUMNS`.
+    steps : int, default=4
+        The inner-step count to summarise.
+
+    Returns
+    -------
+    table : list of dict
+        ``dataset``, ``model``, ``n_tasks``, ``accuracy`` (mean), ``interval``
+        (half-width of the normal 95 % interval) and ``device_writes`` (mean).
+    """
     table = []
     for dataset in dict.fromkeys(row["dataset"] for row in rows):
         for model in MODELS:

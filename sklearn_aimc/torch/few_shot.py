@@ -71,7 +71,16 @@ class FewShotNet(nn.Module):
         self.readout = nn.Parameter(torch.zeros(channels, n_ways))
 
     def features(self, images):
-        """Max-pooled features of ``(groups, n, C, H, W)`` images, batch statistics per group: ``(groups, n, F)``."""
+        """Max-pooled features of grouped images, batch statistics per group.
+
+        Parameters
+        ----------
+        images : tensor of shape (groups, n, C, H, W)
+
+        Returns
+        -------
+        features : tensor of shape (groups, n, channels)
+        """
         groups, n = images.shape[:2]
         x = images.reshape(groups * n, *images.shape[2:])
         for conv in self.convs:
@@ -213,7 +222,17 @@ def meta_train(
 
 
 def export_weights(net):
-    """The network's weights as float64 numpy arrays (see :func:`meta_train`)."""
+    """The network's weights as float64 numpy arrays.
+
+    Parameters
+    ----------
+    net : FewShotNet
+
+    Returns
+    -------
+    weights : dict
+        ``"convs"`` and ``"readout"``, as returned by :func:`meta_train`.
+    """
     return {
         "convs": [conv.weight.detach().double().numpy().copy() for conv in net.convs],
         "readout": net.readout.detach().double().numpy().copy(),
