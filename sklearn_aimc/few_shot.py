@@ -379,7 +379,8 @@ class AnalogFewShotClassifier(DeviceParamMixin, ClassifierMixin, BaseEstimator):
             if readout.crossbar.is_exact:
                 readout = self._program_readout(W_new, features, rng)
             else:
-                self.device_writes_ += readout.reprogram(W_new, at=0.0)
+                # The outputs grow as the task is learnt: the ADC range follows (a digital setting, no writes).
+                self.device_writes_ += readout.reprogram(W_new, at=0.0, calibration_inputs=features)
             W = W_new
         self.coef_, self.readout_crossbar_ = W, readout
         return self
