@@ -10,6 +10,7 @@ from .cost import estimate_cost
 from .crossbar import AnalogCrossbar, ProgrammedCrossbar, WorkCounters
 from .device import GenericPCM, HermesPCM, IdealPCM, PCMModel
 from .exceptions import AnalogClippingWarning
+from .few_shot import AnalogFewShotClassifier
 from .fixedpoint import FixedPointFormat, FP16Unit, NearMemoryUnit
 from .kernel_approx import AnalogArcCosineFeatures, AnalogRandomFourierFeatures, AnalogSoftmaxFeatures
 from .mlp import AnalogMLPClassifier, AnalogMLPRegressor
@@ -21,6 +22,7 @@ __all__ = [
     "AnalogArcCosineFeatures",
     "AnalogClippingWarning",
     "AnalogCrossbar",
+    "AnalogFewShotClassifier",
     "AnalogKernelAttention",
     "AnalogMLPClassifier",
     "AnalogMLPRegressor",

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "calibration": ("sklearn_aimc.experiments.calibration", "percentile and robust converter calibration"),
     "attention": ("sklearn_aimc.experiments.attention", "the attention studies (--task error | listops)"),
     "nmpu": ("sklearn_aimc.experiments.nmpu", "MLPs on the chip: the fixed-point NMPU against FP16 post-processing"),
+    "few-shot": ("sklearn_aimc.experiments.few_shot", "MAML few-shot tasks adapted in software and on the chip"),
 }
 
 

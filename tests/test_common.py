@@ -120,8 +120,12 @@ def test_every_public_estimator_is_covered():
         # objects without fit; estimators are what has fit.
         and hasattr(getattr(sklearn_aimc, name), "fit")
     }
+    # Estimators whose fit needs a model meta-trained in PyTorch (the torch
+    # extra) cannot run scikit-learn's checks; they are tested in their own
+    # files (tests/test_few_shot.py).
+    torch_trained = {"AnalogFewShotClassifier"}
     covered = {type(estimator).__name__ for estimator in ESTIMATORS}
-    assert public == covered, public ^ covered
+    assert public - torch_trained == covered, (public - torch_trained) ^ covered
     for device in DEVICES:
         assert {
             type(est).__name__ for est in ESTIMATORS if est.device == device
