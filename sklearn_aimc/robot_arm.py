@@ -24,6 +24,7 @@ __all__ = [
     "LINK_LENGTHS",
     "forward_kinematics",
     "joint_angles",
+    "encode_targets",
     "random_trajectories",
     "trajectory_loss",
 ]
@@ -214,3 +215,44 @@ def trajectory_loss(velocities, target_velocities, *, dt=1e-3, initial_angles=IN
     velocity_mse = np.mean((velocities - target_velocities) ** 2, axis=(-2, -1))
     position_mse = np.mean((position - target_position) ** 2, axis=(-2, -1))
     return 0.5 * velocity_mse + 0.5 * position_mse
+
+
+def encode_targets(target_velocities, n_per_dimension=16, max_velocity=2.0):
+    """Population code of the target velocities: Gaussian tuning curves, ``n_per_dimension`` per joint.
+
+    The learning-signal generator of Ortner et al. (2025) receives the target
+    encoded by 16 neurons per dimension; here each neuron's input is
+    ``exp(-(v - c)^2 / (2 s^2))`` for centres ``c`` evenly spaced over
+    ``[-max_velocity, max_velocity]`` and ``s`` their spacing (a stand-in:
+    the paper's tuning is not given in our notes).
+
+    Parameters
+    ----------
+    target_velocities : array-like of shape (..., n_steps, 2)
+        Target angular velocities.
+    n_per_dimension : int, default=16
+        Encoding neurons per joint (paper: 16).
+    max_velocity : float, default=2.0
+        Range of the centres.
+
+    Returns
+    -------
+    encoded : ndarray of shape (..., n_steps, 2 * n_per_dimension)
+        Input currents in [0, 1], joint 0's neurons first.
+
+    Examples
+    --------
+    >>> from sklearn_aimc.robot_arm import encode_targets
+    >>> encode_targets([[[0.0, 2.0]]], n_per_dimension=3).round(3).tolist()
+    [[[0.607, 1.0, 0.607, 0.135, 0.607, 1.0]]]
+    """
+    target_velocities = np.asarray(target_velocities, dtype=float)
+    if target_velocities.ndim < 2 or target_velocities.shape[-1] != 2:
+        raise ValueError(f"target_velocities must have shape (..., n_steps, 2), got {target_velocities.shape}.")
+    if not isinstance(n_per_dimension, numbers.Integral) or n_per_dimension < 2:
+        raise ValueError(f"n_per_dimension must be an integer of at least 2, got {n_per_dimension!r}.")
+    max_velocity = _check_positive(max_velocity, "max_velocity")
+    centres = np.linspace(-max_velocity, max_velocity, n_per_dimension)
+    width = centres[1] - centres[0]
+    encoded = np.exp(-((target_velocities[..., None] - centres) ** 2) / (2 * width**2))
+    return encoded.reshape(target_velocities.shape[:-1] + (2 * n_per_dimension,))
