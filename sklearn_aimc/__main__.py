@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "faults": ("sklearn_aimc.experiments.faults", "stuck devices with and without fault-aware programming"),
     "calibration": ("sklearn_aimc.experiments.calibration", "percentile and robust converter calibration"),
     "attention": ("sklearn_aimc.experiments.attention", "the attention studies (--task error | listops)"),
+    "robot-arm": ("sklearn_aimc.experiments.robot_arm", "one on-chip e-prop update of a spiking robot-arm controller"),
 }
 
 
