@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "attention": ("sklearn_aimc.experiments.attention", "the attention studies (--task error | listops)"),
     "nmpu": ("sklearn_aimc.experiments.nmpu", "MLPs on the chip: the fixed-point NMPU against FP16 post-processing"),
     "few-shot": ("sklearn_aimc.experiments.few_shot", "MAML few-shot tasks adapted in software and on the chip"),
+    "robot-arm": ("sklearn_aimc.experiments.robot_arm", "one on-chip e-prop update of a spiking robot-arm controller"),
 }
 
 
