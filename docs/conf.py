@@ -9,7 +9,6 @@ Add ``-D plot_gallery=0`` to build without running the gallery examples.
 
 import importlib.util
 import os
-import sys
 import warnings
 from datetime import date
 

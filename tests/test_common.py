@@ -16,7 +16,6 @@ from sklearn.utils.estimator_checks import check_param_validation, parametrize_w
 
 from sklearn_aimc import (
     AnalogArcCosineFeatures,
-    AnalogCrossbar,
     AnalogKernelAttention,
     AnalogMLPClassifier,
     AnalogMLPRegressor,

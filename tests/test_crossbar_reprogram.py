@@ -70,7 +70,7 @@ def test_reads_see_every_device_at_its_own_age():
 def test_per_column_compensation_measures_each_column_at_read_time():
     # Columns rewritten as a whole have one age per column: per-column drift
     # compensation restores every column, old and new, as the chip would.
-    W, X = gaussian((100, 12), 5), gaussian((50, 100), 6)
+    W = gaussian((100, 12), 5)
     cb = ideal_periphery(pcm=CommonDriftPCM(), devices_per_polarity=1, drift_compensation="per_column")
     chip = cb.program(W, random_state=0)
     W_new = W.copy()

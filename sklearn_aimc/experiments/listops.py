@@ -238,7 +238,6 @@ def _write_summary(path, rows, info, settings, command):
     by_device = {}
     for row in rows:
         by_device.setdefault(row["device"], []).append(row["accuracy"])
-    float_mean = np.mean(by_device["float"])
     lines = ["# ListOps: Performer with its FAVOR+ projections on the simulated HERMES chip", "",
              f"Test accuracy (%) on {settings['n_test']} generated ListOps samples, mean ± std over "
              f"{settings['chip_seeds']} seeds of the projections and chip (one fresh ORF projection per layer "
@@ -259,7 +258,7 @@ def _write_summary(path, rows, info, settings, command):
     lines.append(f"| Performer | PyTorch, its last training projection | {100 * info['performer_torch']:.2f} | |")
     lines.append(f"| Transformer (softmax, same size) | PyTorch | {100 * info['transformer_torch']:.2f} | |")
     lines.append(f"| Transformer (softmax, same size) | numpy | {100 * info['transformer_numpy']:.2f} | |")
-    lines.append(f"| chance | uniform guess | 10.00 | |")
+    lines.append("| chance | uniform guess | 10.00 | |")
     lines.append(f"| majority class | always {info['majority_class']} | {100 * info['majority_rate']:.2f} | |")
     per_seed = {}
     for row in rows:
