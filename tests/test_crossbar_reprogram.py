@@ -85,10 +85,15 @@ def test_per_column_compensation_measures_each_column_at_read_time():
 
 def test_bad_input_leaves_the_chip_as_it_was(chip_and_data):
     W, X, chip = chip_and_data
-    chip.reprogram(changed_copy(W, 0.05, 7)[0], at=DAY)
+    current = changed_copy(W, 0.05, 7)[0]
+    chip.reprogram(current, at=DAY)
     Y = chip.matmul(X, 2 * DAY)
     state = pickle.dumps(chip)
+    one_nan, one_inf = current.copy(), current.copy()
+    one_nan[3, 2], one_inf[0, 1] = np.nan, -np.inf
     bad = [
+        (dict(W=one_nan, at=2 * DAY), "NaN"),
+        (dict(W=one_inf, at=2 * DAY), "infinity"),
         (dict(W=np.full_like(W, np.nan), at=2 * DAY), "NaN"),
         (dict(W=np.full_like(W, np.inf), at=2 * DAY), "infinity"),
         (dict(W=W[:, :10], at=2 * DAY), "shape"),

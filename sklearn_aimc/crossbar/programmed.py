@@ -273,7 +273,9 @@ class ProgrammedCrossbar:
                 "An exact (ideal) crossbar holds no devices to reprogram; program the new weights "
                 "with AnalogCrossbar.program instead."
             )
-        W = check_array(W, dtype=[np.float64, np.float32], input_name="W")
+        # Finiteness is checked on the changed weights only (below): a NaN or an
+        # infinity always differs from the finite weight it would replace.
+        W = check_array(W, dtype=[np.float64, np.float32], ensure_all_finite=False, input_name="W")
         if W.shape != (self.n_inputs, self.n_outputs):
             raise ValueError(f"W has shape {W.shape}, but the crossbar holds {self.n_inputs}x{self.n_outputs} weights.")
         at = check_seconds(at, "at")
@@ -284,10 +286,15 @@ class ProgrammedCrossbar:
         if calibration_inputs is not None:
             calibration_inputs = self._check_inputs(calibration_inputs)
         W = np.asarray(W, dtype=np.float64)
-        rows, cols = self._changed_weights(W)
+        changed = np.flatnonzero(W != self._weights)
+        if not np.isfinite(W.flat[changed]).all():
+            kind = "NaN" if np.isnan(W.flat[changed]).any() else "infinity"
+            raise ValueError(f"Input W contains {kind}.")
+        rows, cols = self._programmable(changed)
         weight_max = self._remapped_ranges(W, rows, cols)
         if weight_max is not self._weight_max:  # remapped columns: all their weights of that input tile
-            rows, cols = self._changed_weights(W, self.grid.per_input(weight_max != self._weight_max))
+            remapped = self.grid.per_input(weight_max != self._weight_max)
+            rows, cols = self._programmable(np.flatnonzero((W != self._weights) | remapped))
         n_devices = 0
         if rows.size:
             signed = W[rows, cols] * self._signs[cols]
@@ -313,13 +320,13 @@ class ProgrammedCrossbar:
         """The input tile of every input row."""
         return self.grid.per_input(np.arange(self.grid.n_row_tiles))
 
-    def _changed_weights(self, W, also=None):
-        """(rows, columns) of the weights whose programmed value changes, row-major."""
-        changed = W != self._weights
-        if also is not None:
-            changed |= also
-        changed &= (self._signs != 0)[None, :]  # a column of scale 0 holds zeros whatever W says
-        flat = np.flatnonzero(changed)
+    def _programmable(self, flat):
+        """(rows, columns) of the flat weight indices ``flat`` that the devices hold, row-major.
+
+        A column of digital scale 0 holds zeros whatever its weights say.
+        """
+        if self._scale is not None and not np.all(self._scale):
+            flat = flat[self._scale[flat % self.n_outputs] != 0]
         rows = flat // self.n_outputs
         return rows, flat - rows * self.n_outputs
 
