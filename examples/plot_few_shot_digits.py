@@ -1,6 +1,6 @@
 """
 Few-shot learning on the chip: MAML-trained readout adapted with 1/16 updates
-============================================================================
+=============================================================================
 
 The few-shot network of Ortner et al. (2025) is meta-trained with MAML in
 software (PyTorch) on the digits 0-4 of scikit-learn's bundled set, then
