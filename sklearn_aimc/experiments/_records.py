@@ -139,3 +139,26 @@ def machine_info():
         "blas": ", ".join(dict.fromkeys(blas)) or "unknown",
         "packages": ", ".join(f"{name} {version}" for name, version in versions.items()),
     }
+
+
+def load_average_note():
+    """The machine's one-minute load average, for the record of a timed run.
+
+    A load above the CPU count means the run shared the machine with other
+    jobs, and its times are longer than an idle machine gives.
+
+    Returns
+    -------
+    note : str
+
+    Examples
+    --------
+    >>> from sklearn_aimc.experiments._records import load_average_note
+    >>> load_average_note().startswith("load average")
+    True
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on Windows
+        return "load average unknown"
+    return f"load average {load:.1f} on {os.cpu_count()} CPUs at the end"

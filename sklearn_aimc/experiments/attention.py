@@ -31,7 +31,7 @@ import numpy as np
 from ..attention import AnalogKernelAttention, softmax_attention
 from ..crossbar import AnalogCrossbar
 from ..datasets import load_minilm_qkv
-from ._records import machine_info
+from ._records import load_average_note, machine_info
 
 __all__ = [
     "ABLATIONS",
@@ -277,7 +277,7 @@ def write_error_summary(path, rows, *, command="", wall_time=None, cpu_time=None
     lines += ["", "## Run", "", f"- Command: `{command}`"]
     if wall_time is not None:
         lines.append(f"- Wall time: {wall_time:.1f} s" + (f", CPU time {cpu_time:.1f} s" if cpu_time else "")
-                     + " (the machine was shared with other jobs)")
+                     + f" ({load_average_note()})")
     lines.append(f"- Machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs, "
                  f"Python {machine['python']}, BLAS {machine['blas']}; {machine['packages']}")
     Path(path).write_text("\n".join(lines) + "\n")

@@ -28,7 +28,7 @@ import numpy as np
 from ..listops import CPU_LISTOPS, VOCABULARY, make_listops
 from .attention import ABLATIONS
 from ..performer import AnalogPerformer, save_weights
-from ._records import machine_info
+from ._records import load_average_note, machine_info
 
 __all__ = ["DATA_SEED", "FULL", "LISTOPS_ABLATIONS", "LISTOPS_COLUMNS", "QUICK", "listops_study", "load_listops_split",
            "numpy_accuracy", "train_classifier"]
@@ -295,8 +295,7 @@ def _write_summary(path, rows, info, settings, command):
                   "the projections are random, not learned, so no weight clipping)."]
     lines += [f"- Chip calibration: the first {settings['n_calibration']} training samples."]
     lines += ["", "## Run", "", f"- Command: `{command}`",
-              f"- Wall time: {info['wall']:.0f} s, CPU time {info['cpu']:.0f} s (the machine was shared with "
-              "other jobs)",
+              f"- Wall time: {info['wall']:.0f} s, CPU time {info['cpu']:.0f} s ({load_average_note()})",
               f"- Machine: {machine['platform']}, {machine['processor']}, {machine['cpu_count']} CPUs, Python "
               f"{machine['python']}; {machine['packages']}, torch {info['torch_version']}"]
     Path(path).write_text("\n".join(lines) + "\n")
