@@ -210,6 +210,23 @@ def test_hardware_noise_only_in_training(data):
         assert torch.equal(model(torch.from_numpy(X)), model(torch.from_numpy(X)))
 
 
+def test_hardware_noise_is_seeded(data):
+    # Hardware-aware training draws its noise from its own generator, not
+    # torch's global one: the same seed gives the same noisy forward pass.
+    X, _ = data
+    weights = export_weights(_model())
+
+    def noisy_logits(seed, global_seed):
+        model = PerformerClassifier.from_weights(weights).set_hardware_noise(random_state=seed)
+        model.train()
+        with torch.random.fork_rng(), torch.no_grad():
+            torch.manual_seed(global_seed)
+            return model(torch.from_numpy(X))
+
+    assert torch.equal(noisy_logits(3, 0), noisy_logits(3, 1))
+    assert not torch.equal(noisy_logits(3, 0), noisy_logits(4, 0))
+
+
 def test_from_weights_reproduces_the_model(data):
     X, _ = data
     model = _model()

@@ -33,7 +33,7 @@ __all__ = ["PAPER_HARDWARE_NOISE", "PerformerClassifier", "export_weights", "fav
 PAPER_HARDWARE_NOISE = {"weight": 0.12, "output": 0.1, "input_bits": 8}
 
 
-def noisy_projection(x, projection, noise):
+def noisy_projection(x, projection, noise, generator=None):
     """``x @ W`` as a crossbar would compute it, for hardware-aware training.
 
     Inputs are quantised to ``noise["input_bits"]`` signed bits over the
@@ -48,6 +48,8 @@ def noisy_projection(x, projection, noise):
     projection : Tensor of shape (d, s)
     noise : dict
         ``weight``, ``output`` and ``input_bits`` (None: no quantisation).
+    generator : torch.Generator, default=None
+        Source of the noise (None: torch's global generator).
 
     Returns
     -------
@@ -58,12 +60,17 @@ def noisy_projection(x, projection, noise):
     if noise.get("input_bits"):
         step = full_scale / (2 ** (noise["input_bits"] - 1) - 1)
         x = x + (torch.round(x / step) * step - x).detach()
-    weights = projection + torch.randn_like(projection) * (noise["weight"] * w_max)
+    weights = projection + _normal(projection, generator) * (noise["weight"] * w_max)
     projected = x @ weights
-    return projected + torch.randn_like(projected) * (noise["output"] * full_scale * w_max)
+    return projected + _normal(projected, generator) * (noise["output"] * full_scale * w_max)
 
 
-def favor_features(x, projection, is_query, mask=None, noise=None):
+def _normal(like, generator):
+    """Standard normal samples of the shape, dtype and device of ``like``."""
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
+def favor_features(x, projection, is_query, mask=None, noise=None, generator=None):
     """FAVOR+ features of heads ``x`` (already pre-scaled), stabilised as in Performer.
 
     ``phi(x) = exp([W^T x, -W^T x] - ||x||^2 / 2)``, less the row maximum for
@@ -80,12 +87,14 @@ def favor_features(x, projection, is_query, mask=None, noise=None):
         Kept keys (keys only).
     noise : dict, optional
         Hardware-aware training: the projection is :func:`noisy_projection`.
+    generator : torch.Generator, optional
+        Source of that noise.
 
     Returns
     -------
     features : Tensor of shape (B, H, L, 2 s)
     """
-    projected = x @ projection if noise is None else noisy_projection(x, projection, noise)
+    projected = x @ projection if noise is None else noisy_projection(x, projection, noise, generator)
     half_norm = 0.5 * (x * x).sum(dim=-1, keepdim=True)
     exponents = torch.cat([projected - half_norm, -projected - half_norm], dim=-1)
     if is_query:
@@ -107,7 +116,7 @@ class MultiHeadAttention(nn.Module):
         self.n_heads, self.head_dim, self.n_projections = n_heads, dim // n_heads, n_projections
         self.query, self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.output = nn.Linear(dim, dim)
-        self.hardware_noise = None
+        self.hardware_noise = self.noise_generator = None
         if n_projections:
             self.register_buffer("projection", torch.zeros(self.head_dim, n_projections))
 
@@ -120,8 +129,8 @@ class MultiHeadAttention(nn.Module):
         if self.n_projections:
             scale = self.head_dim ** -0.25
             noise = self.hardware_noise if self.training else None
-            Qf = favor_features(Q * scale, self.projection, True, noise=noise)
-            Kf = favor_features(K * scale, self.projection, False, mask, noise=noise)
+            Qf = favor_features(Q * scale, self.projection, True, noise=noise, generator=self.noise_generator)
+            Kf = favor_features(K * scale, self.projection, False, mask, noise=noise, generator=self.noise_generator)
             Kf = Kf * mask[:, None, :, None]
             context = Qf @ (Kf.transpose(-2, -1) @ V)
             normaliser = Qf @ Kf.sum(dim=-2, keepdim=True).transpose(-2, -1)
@@ -213,7 +222,7 @@ class PerformerClassifier(nn.Module):
                                       sampling=self.config["sampling"], random_state=rng)
                 attention.projection.copy_(torch.from_numpy(W).to(attention.projection.dtype))
 
-    def set_hardware_noise(self, noise=PAPER_HARDWARE_NOISE):
+    def set_hardware_noise(self, noise=PAPER_HARDWARE_NOISE, random_state=0):
         """Train with the FAVOR+ projections computed as on a noisy crossbar (or not: None).
 
         Only in training mode; evaluation stays exact.  See :func:`noisy_projection`.
@@ -221,13 +230,18 @@ class PerformerClassifier(nn.Module):
         Parameters
         ----------
         noise : dict or None, default=PAPER_HARDWARE_NOISE
+        random_state : int, default=0
+            Seeds the noise (one generator for all layers), so that
+            hardware-aware training is reproducible.
 
         Returns
         -------
         self : PerformerClassifier
         """
+        generator = None if noise is None else torch.Generator().manual_seed(int(random_state))
         for layer in self.layers:
             layer.attention.hardware_noise = None if noise is None else dict(noise)
+            layer.attention.noise_generator = generator
         return self
 
     @classmethod
