@@ -28,7 +28,7 @@ from .fixedpoint import FixedPointFormat, quantize
 
 __all__ = ["AnalogFewShotClassifier", "batch_norm", "stochastic_update"]
 
-_BN_EPS = 1e-5  # as torch.nn.functional.batch_norm and sklearn_aimc.torch.few_shot
+_BN_EPS = 1e-5  # as torch.nn.functional.batch_norm; sklearn_aimc.torch.few_shot uses this one
 #: Readout weights live in [-1, 1] (w = g / 25 uS with 2 devices per weight, Ortner et al. 2025).
 _WEIGHT_RANGE = 1.0
 #: Codes of the update in units of the resolution; wide enough never to saturate before the clip to [-1, 1].

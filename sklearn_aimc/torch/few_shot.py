@@ -27,14 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..few_shot import _BN_EPS, _WEIGHT_RANGE
 from ..glyphs import sample_episode
 
 __all__ = ["FewShotNet", "adapt_readout", "export_weights", "maml_adapt", "meta_train"]
 
 #: Paper settings (Ortner et al. 2025, public code; hardware-model.md section 5a).
 PAPER_SETTINGS = {"n_inner_steps": 4, "inner_lr": 0.1, "outer_lr": 1e-3, "channels": 56, "n_layers": 4}
-
-_BN_EPS = 1e-5
 
 
 def batch_norm_groups(x):
@@ -214,7 +213,7 @@ def meta_train(
         loss.backward()
         optimizer.step()
         with torch.no_grad():
-            net.readout.clamp_(-1.0, 1.0)
+            net.readout.clamp_(-_WEIGHT_RANGE, _WEIGHT_RANGE)
         history[iteration] = loss.item()
         if callback is not None:
             callback(iteration, history[iteration])
